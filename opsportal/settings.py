@@ -1,0 +1,168 @@
+"""Settings for the billing Kafka operations portal.
+
+Every value that differs between machines is read from the environment
+through django-environ, here and nowhere else. A bad or missing required
+value stops start-up with one line naming the variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+
+DEFAULT_BOOTSTRAP_SERVERS = "127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094"
+KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
+
+
+def _read(name: str, cast, default):
+    """Read one variable; any parse failure names the variable and the value."""
+    try:
+        return env(name, cast=cast, default=default)
+    except (ValueError, TypeError, ImproperlyConfigured) as exc:
+        raise ImproperlyConfigured(f"{name}={env.str(name, default='')!r} is not valid: {exc}") from None
+
+
+def _strict_bool(name: str, default: bool) -> bool:
+    """django-environ reads any unknown word as False; a typo must not turn DEBUG off silently."""
+    raw = env.str(name, default=None)
+    if raw is None:
+        return default
+    if raw.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.strip().lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use true or false)")
+
+
+def _choice(name: str, allowed: tuple[str, ...], default: str | None) -> str | None:
+    value = _read(name, str, default)
+    if value is not None and value.upper() not in allowed:
+        raise ImproperlyConfigured(f"{name}={value!r} must be one of {', '.join(allowed)}")
+    return value.upper() if value is not None else None
+
+
+def _bootstrap_servers(name: str) -> str:
+    value = _read(name, str, DEFAULT_BOOTSTRAP_SERVERS).strip()
+    for server in value.split(","):
+        host, sep, port = server.strip().rpartition(":")
+        if not (sep and host and port.isdigit() and 0 < int(port) < 65536):
+            raise ImproperlyConfigured(
+                f"{name}={value!r}: {server.strip()!r} is not host:port "
+                "(expected a comma-separated list such as 127.0.0.1:9092,127.0.0.1:9093)"
+            )
+    return value
+
+
+DEBUG = _strict_bool("DEBUG", False)
+SECRET_KEY = _read("SECRET_KEY", str, "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off")
+    SECRET_KEY = "insecure-development-key-only-used-with-DEBUG-on"
+ALLOWED_HOSTS = _read("ALLOWED_HOSTS", list, ["127.0.0.1", "localhost"] if DEBUG else [])
+
+KAFKA_BOOTSTRAP_SERVERS = _bootstrap_servers("KAFKA_BOOTSTRAP_SERVERS")
+KAFKA_SECURITY_PROTOCOL = _choice("KAFKA_SECURITY_PROTOCOL", KAFKA_SECURITY_PROTOCOLS, "PLAINTEXT")
+KAFKA_SASL_MECHANISM = _choice("KAFKA_SASL_MECHANISM", KAFKA_SASL_MECHANISMS, None)
+KAFKA_SASL_USERNAME = _read("KAFKA_SASL_USERNAME", str, None)
+KAFKA_SASL_PASSWORD = _read("KAFKA_SASL_PASSWORD", str, None)
+KAFKA_SSL_CA_LOCATION = _read("KAFKA_SSL_CA_LOCATION", str, None)
+if KAFKA_SECURITY_PROTOCOL.startswith("SASL_"):
+    for _name in ("KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"):
+        if not globals()[_name]:
+            raise ImproperlyConfigured(f"{_name} is required when KAFKA_SECURITY_PROTOCOL={KAFKA_SECURITY_PROTOCOL}")
+if KAFKA_SSL_CA_LOCATION and not Path(KAFKA_SSL_CA_LOCATION).is_file():
+    raise ImproperlyConfigured(f"KAFKA_SSL_CA_LOCATION={KAFKA_SSL_CA_LOCATION!r} is not a readable file")
+# Seconds an admin request may take before the portal reports the cluster unreachable.
+KAFKA_REQUEST_TIMEOUT = _read("KAFKA_REQUEST_TIMEOUT", float, 10.0)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_celery_beat",
+    "topics",
+    "deadletter",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "opsportal.urls"
+WSGI_APPLICATION = "opsportal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+try:
+    DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'opsportal.sqlite3'}")}
+except (ValueError, KeyError, ImproperlyConfigured) as exc:
+    raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
+if DATABASES["default"]["ENGINE"] not in ("django.db.backends.sqlite3", "django.db.backends.postgresql"):
+    raise ImproperlyConfigured(
+        f"DATABASE_URL={env.str('DATABASE_URL')!r}: use postgres://user:password@host:port/name or sqlite:///path"
+    )
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    VAR_DIR.mkdir(exist_ok=True)
+    # WAL lets the drain write while the admin reads; the timeout rides out
+    # the short write locks of the Celery workers.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"})
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+CELERY_BROKER_URL = _read("CELERY_BROKER_URL", str, "redis://127.0.0.1:6379/0")
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = TIME_ZONE
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+    # librdkafka logs each refused connection; KafkaClientError already says it once.
+    "loggers": {"librdkafka": {"level": env.str("LIBRDKAFKA_LOG_LEVEL", default="CRITICAL")}},
+}

@@ -1,0 +1,35 @@
+"""The billing topics as they must exist: the one source for ensure_topics.
+
+Replaces the seed's create-topics.sh. Every billing event is kept forever
+(the engine is event-sourced), hence retention.ms=-1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+BILLING_CONFIGS = {
+    "min.insync.replicas": "2",
+    "retention.ms": "-1",
+    "cleanup.policy": "delete",
+    "unclean.leader.election.enable": "false",
+}
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication_factor: int = 3
+    configs: dict[str, str] = field(default_factory=lambda: dict(BILLING_CONFIGS))
+
+
+TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec("billing.account.events", 10),
+    TopicSpec("billing.transaction.events", 10),
+    TopicSpec("billing.saga.events", 5),
+    # One partition: failed events are reviewed in the order they failed.
+    TopicSpec("billing.dead-letter", 1),
+)
+
+DEAD_LETTER_TOPIC = "billing.dead-letter"
