@@ -363,3 +363,267 @@ def set_topic_configs(changes: dict[str, dict[str, str]], cluster: ClusterSettin
     with translated("altering topic configs", cluster):
         futures = admin.incremental_alter_configs(resources, request_timeout=cluster.request_timeout)
     return _wait_all({resource.name: future for resource, future in futures.items()}, "altering configs of", cluster)
+
+
+# --- offsets and consumer groups ---------------------------------------------
+
+Position = tuple[str, int]  # (topic, partition)
+
+
+@dataclass(frozen=True)
+class GroupMember:
+    member_id: str
+    client_id: str
+    host: str
+    assignment: tuple[Position, ...]
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    group_id: str
+    state: str  # STABLE, EMPTY, PREPARING_REBALANCE, ... or DEAD for an unknown group
+    protocol_type: str
+    coordinator_id: int | None
+    members: tuple[GroupMember, ...]
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.members
+
+
+def _offset_spec(which: str | int):
+    if which == "earliest":
+        return kafka_admin.OffsetSpec.earliest()
+    if which == "latest":
+        return kafka_admin.OffsetSpec.latest()
+    return kafka_admin.OffsetSpec.for_timestamp(int(which))
+
+
+def list_offsets(
+    positions: Iterable[Position], which: str | int, cluster: ClusterSettings | None = None, admin=None
+) -> tuple[dict[Position, int], dict[Position, KafkaClientError]]:
+    """Earliest, latest, or first-at-or-after a timestamp (epoch ms) for many partitions in one request.
+
+    A timestamp past the last record gives -1, as Kafka does. Failures are returned per partition.
+    """
+    cluster = cluster_settings(cluster)
+    admin = admin or admin_client(cluster)
+    request = {TopicPartition(topic, partition): _offset_spec(which) for topic, partition in positions}
+    if not request:
+        return {}, {}
+    with translated("listing offsets", cluster):
+        futures = admin.list_offsets(request, request_timeout=cluster.request_timeout)
+    offsets, failures = {}, {}
+    for tp, future in futures.items():
+        try:
+            with translated(f"listing offsets of {tp.topic}[{tp.partition}]", cluster):
+                offsets[(tp.topic, tp.partition)] = future.result(timeout=cluster.request_timeout * 3).offset
+        except KafkaUnavailable:
+            raise
+        except KafkaClientError as exc:
+            failures[(tp.topic, tp.partition)] = exc
+    return offsets, failures
+
+
+def list_group_ids(cluster: ClusterSettings | None = None, admin=None) -> list[str]:
+    cluster = cluster_settings(cluster)
+    admin = admin or admin_client(cluster)
+    with translated("listing consumer groups", cluster):
+        result = admin.list_consumer_groups(request_timeout=cluster.request_timeout).result(
+            timeout=cluster.request_timeout * 3
+        )
+    return sorted(listing.group_id for listing in result.valid)
+
+
+def describe_groups(
+    group_ids: Iterable[str], cluster: ClusterSettings | None = None, admin=None
+) -> tuple[dict[str, GroupInfo], dict[str, KafkaClientError]]:
+    cluster = cluster_settings(cluster)
+    admin = admin or admin_client(cluster)
+    group_ids = list(group_ids)
+    if not group_ids:
+        return {}, {}
+    with translated("describing consumer groups", cluster):
+        futures = admin.describe_consumer_groups(group_ids, request_timeout=cluster.request_timeout)
+    groups, failures = {}, {}
+    for group_id, future in futures.items():
+        try:
+            with translated(f"describing consumer group {group_id}", cluster):
+                description = future.result(timeout=cluster.request_timeout * 3)
+        except KafkaUnavailable:
+            raise
+        except KafkaClientError as exc:
+            failures[group_id] = exc
+            continue
+        members = tuple(
+            GroupMember(
+                m.member_id,
+                m.client_id,
+                m.host,
+                tuple((tp.topic, tp.partition) for tp in (m.assignment.topic_partitions if m.assignment else [])),
+            )
+            for m in description.members
+        )
+        groups[group_id] = GroupInfo(
+            group_id,
+            getattr(description.state, "name", str(description.state)),
+            "" if description.is_simple_consumer_group else "consumer",
+            description.coordinator.id if description.coordinator else None,
+            members,
+        )
+    return groups, failures
+
+
+def committed_offsets(
+    group_ids: Iterable[str], cluster: ClusterSettings | None = None, admin=None
+) -> tuple[dict[str, dict[Position, int]], dict[str, KafkaClientError]]:
+    """Every committed offset of each group. librdkafka takes one group per request,
+    so the requests are sent together and awaited after."""
+    cluster = cluster_settings(cluster)
+    admin = admin or admin_client(cluster)
+    futures = {}
+    with translated("listing committed offsets", cluster):
+        for group_id in group_ids:
+            request = [confluent_kafka.ConsumerGroupTopicPartitions(group_id)]
+            futures.update(admin.list_consumer_group_offsets(request, request_timeout=cluster.request_timeout))
+    offsets, failures = {}, {}
+    for group_id, future in futures.items():
+        try:
+            with translated(f"listing committed offsets of group {group_id}", cluster):
+                result = future.result(timeout=cluster.request_timeout * 3)
+        except KafkaUnavailable:
+            raise
+        except KafkaClientError as exc:
+            failures[group_id] = exc
+            continue
+        offsets[group_id] = {
+            (tp.topic, tp.partition): tp.offset for tp in result.topic_partitions if tp.error is None and tp.offset >= 0
+        }
+    return offsets, failures
+
+
+def alter_committed_offsets(
+    group_id: str, new_offsets: dict[Position, int], cluster: ClusterSettings | None = None, admin=None
+) -> dict[Position, KafkaClientError | None]:
+    """Commit new offsets for an empty group; the outcome per partition (None = done).
+
+    The broker refuses a group with members (UNKNOWN_MEMBER_ID, per partition or for the
+    whole request); either way every partition's outcome is reported, never half-silently.
+    """
+    cluster = cluster_settings(cluster)
+    admin = admin or admin_client(cluster)
+    partitions = [TopicPartition(topic, partition, offset) for (topic, partition), offset in new_offsets.items()]
+    request = [confluent_kafka.ConsumerGroupTopicPartitions(group_id, partitions)]
+    try:
+        with translated(f"resetting offsets of group {group_id}", cluster):
+            future = admin.alter_consumer_group_offsets(request, request_timeout=cluster.request_timeout)[group_id]
+            result = future.result(timeout=cluster.request_timeout * 3)
+    except KafkaUnavailable:
+        raise
+    except KafkaClientError as exc:
+        return {position: exc for position in new_offsets}
+    outcome: dict[Position, KafkaClientError | None] = dict.fromkeys(new_offsets)
+    for tp in result.topic_partitions:
+        if tp.error is not None:
+            outcome[(tp.topic, tp.partition)] = translate_error(
+                tp.error, f"resetting {group_id} on {tp.topic}[{tp.partition}]", cluster
+            )
+    return outcome
+
+
+# --- records -----------------------------------------------------------------
+
+Headers = tuple[tuple[str, bytes | None], ...]
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None
+    key: bytes | None
+    value: bytes | None
+    headers: Headers
+
+
+def poll_records(consumer_client, max_records: int, timeout: float, cluster: ClusterSettings | None = None):
+    """Up to max_records from an assigned or subscribed consumer, as plain Records."""
+    with translated("consuming", cluster_settings(cluster)):
+        messages = consumer_client.consume(num_messages=max_records, timeout=timeout)
+    records = []
+    for message in messages:
+        error = message.error()
+        if error is not None:
+            if error.code() == confluent_kafka.KafkaError._PARTITION_EOF:
+                continue
+            raise translate_error(error, f"consuming {message.topic()}", cluster_settings(cluster))
+        timestamp_type, timestamp = message.timestamp()
+        records.append(
+            Record(
+                message.topic(),
+                message.partition(),
+                message.offset(),
+                timestamp if timestamp_type != confluent_kafka.TIMESTAMP_NOT_AVAILABLE else None,
+                message.key(),
+                message.value(),
+                tuple(message.headers() or ()),
+            )
+        )
+    return records
+
+
+def commit_positions(consumer_client, positions: dict[Position, int], cluster: ClusterSettings | None = None) -> None:
+    """Commit synchronously (the next offset to read per partition); raise on any partition's failure."""
+    cluster = cluster_settings(cluster)
+    offsets = [TopicPartition(topic, partition, offset) for (topic, partition), offset in positions.items()]
+    if not offsets:
+        return
+    with translated("committing offsets", cluster):
+        result = consumer_client.commit(offsets=offsets, asynchronous=False)
+    for tp in result or ():
+        if tp.error is not None:
+            raise translate_error(tp.error, f"committing {tp.topic}[{tp.partition}]", cluster)
+
+
+def assign(consumer_client, positions: dict[Position, int]) -> None:
+    """Read exactly these partitions from these offsets (no group rebalancing)."""
+    consumer_client.assign([TopicPartition(t, p, o) for (t, p), o in positions.items()])
+
+
+def produce_records(
+    producer_client, topic: str, records: Iterable[tuple], partition: int | None = None, cluster=None
+) -> list[tuple[int, int]]:
+    """Produce (key, value, headers) tuples, wait for all, return (partition, offset) of each.
+
+    Any failed delivery raises, naming how many may not have been written.
+    """
+    cluster = cluster_settings(cluster)
+    delivered: list = []
+
+    def on_delivery(error, message):
+        delivered.append((error, message))
+
+    count = 0
+    with translated(f"producing to {topic}", cluster):
+        for key, value, headers in records:
+            kwargs = {"partition": partition} if partition is not None else {}
+            while True:
+                try:
+                    producer_client.produce(
+                        topic, value, key, headers=list(headers or ()), on_delivery=on_delivery, **kwargs
+                    )
+                    break
+                except BufferError:
+                    producer_client.poll(0.1)  # the local queue is full: let deliveries drain it
+            count += 1
+            producer_client.poll(0)
+        remaining = producer_client.flush(cluster.request_timeout * 6)
+    errors = [error for error, _ in delivered if error is not None]
+    if remaining or errors:
+        cause = translate_error(errors[0], f"producing to {topic}", cluster) if errors else None
+        raise KafkaClientError(
+            f"{len(errors) + remaining} of {count} records to {topic} may not have been written: "
+            f"{cause or 'delivery timed out'}"
+        )
+    return [(message.partition(), message.offset()) for _, message in delivered]
