@@ -627,3 +627,48 @@ def produce_records(
             f"{cause or 'delivery timed out'}"
         )
     return [(message.partition(), message.offset()) for _, message in delivered]
+
+
+# --- mirror sync (topics/sync.py) ----------------------------------------------
+
+
+def describe_topic_configs_each(
+    names: Iterable[str], cluster: ClusterSettings | None = None, admin=None
+) -> tuple[dict[str, dict[str, tuple[str | None, str]]], dict[str, KafkaClientError]]:
+    """Like describe_topic_configs, in one request, but one topic's failure (say it was deleted
+    a moment ago) is returned per topic instead of failing the whole batch."""
+    cluster = cluster_settings(cluster)
+    admin = admin or admin_client(cluster)
+    resources = [kafka_admin.ConfigResource(kafka_admin.ResourceType.TOPIC, name) for name in names]
+    if not resources:
+        return {}, {}
+    with translated("describing topic configs", cluster):
+        futures = admin.describe_configs(resources, request_timeout=cluster.request_timeout)
+    configs, failures = {}, {}
+    for resource, future in futures.items():
+        try:
+            with translated(f"describing configs of topic {resource.name}", cluster):
+                entries = future.result(timeout=cluster.request_timeout * 3)
+        except KafkaUnavailable:
+            raise
+        except KafkaClientError as exc:
+            failures[resource.name] = exc
+            continue
+        configs[resource.name] = {
+            key: (entry.value, getattr(entry.source, "name", str(entry.source))) for key, entry in entries.items()
+        }
+    return configs, failures
+
+
+def delete_groups(
+    group_ids: Iterable[str], cluster: ClusterSettings | None = None, admin=None
+) -> dict[str, KafkaClientError]:
+    """Delete empty consumer groups (tests and benchmarks clean up after themselves); failures by group."""
+    cluster = cluster_settings(cluster)
+    admin = admin or admin_client(cluster)
+    group_ids = list(group_ids)
+    if not group_ids:
+        return {}
+    with translated("deleting consumer groups", cluster):
+        futures = admin.delete_consumer_groups(group_ids, request_timeout=cluster.request_timeout)
+    return _wait_all(futures, "deleting consumer group", cluster)
