@@ -599,10 +599,11 @@ def produce_records(
     Any failed delivery raises, naming how many may not have been written.
     """
     cluster = cluster_settings(cluster)
-    delivered: list = []
+    # Deliveries complete per partition batch, not in produce order; index them.
+    delivered: dict[int, tuple] = {}
 
-    def on_delivery(error, message):
-        delivered.append((error, message))
+    def on_delivery_of(index: int):
+        return lambda error, message: delivered.__setitem__(index, (error, message))
 
     count = 0
     with translated(f"producing to {topic}", cluster):
@@ -611,7 +612,7 @@ def produce_records(
             while True:
                 try:
                     producer_client.produce(
-                        topic, value, key, headers=list(headers or ()), on_delivery=on_delivery, **kwargs
+                        topic, value, key, headers=list(headers or ()), on_delivery=on_delivery_of(count), **kwargs
                     )
                     break
                 except BufferError:
@@ -619,14 +620,14 @@ def produce_records(
             count += 1
             producer_client.poll(0)
         remaining = producer_client.flush(cluster.request_timeout * 6)
-    errors = [error for error, _ in delivered if error is not None]
+    errors = [error for error, _ in delivered.values() if error is not None]
     if remaining or errors:
         cause = translate_error(errors[0], f"producing to {topic}", cluster) if errors else None
         raise KafkaClientError(
             f"{len(errors) + remaining} of {count} records to {topic} may not have been written: "
             f"{cause or 'delivery timed out'}"
         )
-    return [(message.partition(), message.offset()) for _, message in delivered]
+    return [(delivered[i][1].partition(), delivered[i][1].offset()) for i in range(count)]
 
 
 # --- mirror sync (topics/sync.py) ----------------------------------------------

@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "topics",
     "deadletter",
     "offsets",
+    "republish",
 ]
 
 MIDDLEWARE = [

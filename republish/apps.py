@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RepublishConfig(AppConfig):
+    name = "republish"
+    verbose_name = "Republish"
