@@ -591,13 +591,42 @@ def assign(consumer_client, positions: dict[Position, int]) -> None:
     consumer_client.assign([TopicPartition(t, p, o) for (t, p), o in positions.items()])
 
 
-def produce_records(
-    producer_client, topic: str, records: Iterable[tuple], partition: int | None = None, cluster=None
-) -> list[tuple[int, int]]:
-    """Produce (key, value, headers) tuples, wait for all, return (partition, offset) of each.
+@dataclass(frozen=True)
+class OutgoingRecord:
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = ()
+    partition: int | None = None  # None: the producer's partitioner (murmur2, as Java) decides
 
-    Any failed delivery raises, naming how many may not have been written.
-    """
+
+@dataclass(frozen=True)
+class Delivery:
+    partition: int | None
+    offset: int | None
+    error: KafkaClientError | None = None
+    # False only when the broker certainly did not write it; a timeout or a lost
+    # connection may have written it, so the caller must not simply retry.
+    maybe_written: bool = True
+
+
+# Errors after which the record is certainly not in the log.
+NOT_WRITTEN_CODES = {
+    confluent_kafka.KafkaError.NOT_ENOUGH_REPLICAS,
+    confluent_kafka.KafkaError.MSG_SIZE_TOO_LARGE,
+    confluent_kafka.KafkaError.UNKNOWN_TOPIC_OR_PART,
+    confluent_kafka.KafkaError.TOPIC_AUTHORIZATION_FAILED,
+    confluent_kafka.KafkaError.INVALID_RECORD,
+    confluent_kafka.KafkaError.RECORD_LIST_TOO_LARGE,
+    confluent_kafka.KafkaError._UNKNOWN_PARTITION,
+    confluent_kafka.KafkaError._UNKNOWN_TOPIC,
+}
+
+
+def produce_each(
+    producer_client, records: Iterable[OutgoingRecord], cluster: ClusterSettings | None = None, flush_timeout=None
+) -> list[Delivery]:
+    """Produce records, wait for all, and return each one's outcome in produce order."""
     cluster = cluster_settings(cluster)
     # Deliveries complete per partition batch, not in produce order; index them.
     delivered: dict[int, tuple] = {}
@@ -606,28 +635,56 @@ def produce_records(
         return lambda error, message: delivered.__setitem__(index, (error, message))
 
     count = 0
-    with translated(f"producing to {topic}", cluster):
-        for key, value, headers in records:
-            kwargs = {"partition": partition} if partition is not None else {}
+    with translated("producing", cluster):
+        for record in records:
+            kwargs = {"partition": record.partition} if record.partition is not None else {}
             while True:
                 try:
                     producer_client.produce(
-                        topic, value, key, headers=list(headers or ()), on_delivery=on_delivery_of(count), **kwargs
+                        record.topic,
+                        record.value,
+                        record.key,
+                        headers=list(record.headers),
+                        on_delivery=on_delivery_of(count),
+                        **kwargs,
                     )
                     break
                 except BufferError:
                     producer_client.poll(0.1)  # the local queue is full: let deliveries drain it
             count += 1
             producer_client.poll(0)
-        remaining = producer_client.flush(cluster.request_timeout * 6)
-    errors = [error for error, _ in delivered.values() if error is not None]
-    if remaining or errors:
-        cause = translate_error(errors[0], f"producing to {topic}", cluster) if errors else None
+        producer_client.flush(flush_timeout if flush_timeout is not None else cluster.request_timeout * 6)
+    return [_delivery(delivered.get(index), cluster) for index in range(count)]
+
+
+def _delivery(outcome: tuple | None, cluster: ClusterSettings) -> Delivery:
+    if outcome is None:
+        error = KafkaClientError("no delivery report before the flush timed out; it may have been written")
+        return Delivery(None, None, error)
+    error, message = outcome
+    if error is None:
+        return Delivery(message.partition(), message.offset())
+    where = f"producing to {message.topic()}[{message.partition()}]"
+    return Delivery(
+        None, None, translate_error(error, where, cluster), maybe_written=error.code() not in NOT_WRITTEN_CODES
+    )
+
+
+def produce_records(
+    producer_client, topic: str, records: Iterable[tuple], partition: int | None = None, cluster=None
+) -> list[tuple[int, int]]:
+    """Produce (key, value, headers) tuples, wait for all, return (partition, offset) of each.
+
+    Any failed delivery raises, naming how many may not have been written.
+    """
+    outgoing = (OutgoingRecord(topic, key, value, headers or (), partition) for key, value, headers in records)
+    deliveries = produce_each(producer_client, outgoing, cluster)
+    failed = [d for d in deliveries if d.error is not None]
+    if failed:
         raise KafkaClientError(
-            f"{len(errors) + remaining} of {count} records to {topic} may not have been written: "
-            f"{cause or 'delivery timed out'}"
+            f"{len(failed)} of {len(deliveries)} records to {topic} may not have been written: {failed[0].error}"
         )
-    return [(delivered[i][1].partition(), delivered[i][1].offset()) for i in range(count)]
+    return [(d.partition, d.offset) for d in deliveries]
 
 
 # --- mirror sync (topics/sync.py) ----------------------------------------------
