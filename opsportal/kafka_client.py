@@ -712,10 +712,16 @@ def describe_topic_configs_each(
         except KafkaClientError as exc:
             failures[resource.name] = exc
             continue
-        configs[resource.name] = {
-            key: (entry.value, getattr(entry.source, "name", str(entry.source))) for key, entry in entries.items()
-        }
+        configs[resource.name] = {key: (entry.value, _config_source_name(entry.source)) for key, entry in entries.items()}
     return configs, failures
+
+
+def _config_source_name(source: object) -> str:
+    """confluent-kafka hands the source over as a bare int (1), not its name (DYNAMIC_TOPIC_CONFIG)."""
+    try:
+        return kafka_admin.ConfigSource(int(getattr(source, "value", source))).name
+    except (TypeError, ValueError):
+        return str(source)
 
 
 def delete_groups(
