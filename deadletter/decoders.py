@@ -1,0 +1,457 @@
+"""Read where a dead-letter record came from and why it failed, whoever wrote it.
+
+Each producer family has its own header names and encodings (../shared/DLQ-CONVENTIONS.md).
+The family is chosen by marker headers, never by the length of a value: an
+8-character decimal string and an 8-byte big-endian long look alike by length.
+
+Nothing here raises: a value that cannot be read is noted in `Decoded.errors`
+and the record is still stored with its raw bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+Headers = Sequence[tuple[str, bytes | None]]
+
+BILLING = "billing"
+SPRING_KAFKA = "spring-kafka"
+SPRING_RETRY = "spring-retry-topic"
+SPRING_CLOUD_STREAM = "spring-cloud-stream"
+KAFKA_CONNECT = "kafka-connect"
+KAFKA_STREAMS = "kafka-streams"
+SMALLRYE = "smallrye"
+KARAFKA = "karafka"
+UNKNOWN = "unknown"
+
+REPLAY_ID_HEADER = "x-replay-id"
+
+
+@dataclass
+class Decoded:
+    convention: str = UNKNOWN
+    original_topic: str = ""
+    original_partition: int | None = None
+    original_offset: int | None = None
+    original_timestamp_ms: int | None = None
+    consumer_group: str = ""
+    error_type: str = ""
+    error_message: str = ""
+    stack_trace: str = ""
+    retry_count: int | None = None
+    failed_at: datetime | None = None
+    replay_id: uuid.UUID | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+class _Headers:
+    """First and last value of each header name: first is the true origin, last the latest hop."""
+
+    __slots__ = ("first", "last")
+
+    def __init__(self, headers: Headers) -> None:
+        self.first: dict[str, bytes | None] = {}
+        self.last: dict[str, bytes | None] = {}
+        for name, value in headers:
+            if name not in self.first:
+                self.first[name] = value
+            self.last[name] = value
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.first
+
+    def has_prefix(self, prefix: str) -> bool:
+        return any(name.startswith(prefix) for name in self.first)
+
+
+# --- value readers: each takes (bytes | None, errors, name) and never raises ----------------
+
+
+def _text(value: bytes | None, errors: list[str], name: str) -> str:
+    if value is None:
+        return ""
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        errors.append(f"{name}: not UTF-8, shown with replacement characters")
+        text = value.decode("utf-8", "replace")
+    return clean_text(text)
+
+
+def clean_text(text: str) -> str:
+    """PostgreSQL text cannot hold NUL; the raw bytes stay on the row, the decoded text loses it."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+def _decimal(value: bytes | None, errors: list[str], name: str) -> int | None:
+    """Decimal text; -1 means unknown in Kafka Connect's headers."""
+    if value is None:
+        return None
+    text = _text(value, errors, name).strip()
+    try:
+        number = int(text, 10)
+    except ValueError:
+        errors.append(f"{name}: {text[:40]!r} is not a decimal number")
+        return None
+    return None if number == -1 else number
+
+
+def _fixed_int(size: int) -> Callable[[bytes | None, list[str], str], int | None]:
+    """Java's big-endian int (4 bytes) or long (8 bytes), as Spring writes them."""
+
+    def read(value: bytes | None, errors: list[str], name: str) -> int | None:
+        if value is None:
+            return None
+        if len(value) != size:
+            errors.append(f"{name}: expected a {size}-byte big-endian integer, got {len(value)} bytes")
+            return None
+        return int.from_bytes(value, "big", signed=True)
+
+    return read
+
+
+_int32 = _fixed_int(4)
+_int64 = _fixed_int(8)
+
+
+def _attempts(value: bytes | None, errors: list[str], name: str) -> int | None:
+    """retry_topic-attempts: a 4-byte int, or one byte in Spring Kafka before 2.8."""
+    if value is not None and len(value) == 1:
+        return value[0]
+    return _int32(value, errors, name)
+
+
+def _big_integer(value: bytes | None, errors: list[str], name: str) -> int | None:
+    """Java BigInteger.toByteArray(): two's complement, big-endian, as few bytes as needed."""
+    if not value:
+        if value is not None:
+            errors.append(f"{name}: empty BigInteger")
+        return None
+    return int.from_bytes(value, "big", signed=True)
+
+
+def _iso_time(value: bytes | None, errors: list[str], name: str) -> datetime | None:
+    if value is None:
+        return None
+    text = _text(value, errors, name).strip()
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        errors.append(f"{name}: {text[:40]!r} is not an ISO-8601 time")
+        return None
+    if moment.tzinfo is None:
+        errors.append(f"{name}: no time zone, read as UTC")
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+# --- one decoder per family ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Family:
+    """Which header carries each decoded field, and how its bytes are encoded."""
+
+    convention: str
+    origin: dict[str, tuple[str, Callable]]  # field -> (header, reader); read from the first occurrence
+    error: dict[str, tuple[str, Callable]]  # field -> (header, reader); read from the last occurrence
+
+    def readers(self) -> dict[str, Callable]:
+        return {header: reader for header, reader in (*self.origin.values(), *self.error.values())}
+
+
+def _spring_family(convention: str, origin_prefix: str, exception_prefix: str) -> Family:
+    return Family(
+        convention,
+        origin={
+            "original_topic": (f"{origin_prefix}topic", _text),
+            "original_partition": (f"{origin_prefix}partition", _int32),
+            "original_offset": (f"{origin_prefix}offset", _int64),
+            "original_timestamp_ms": (f"{origin_prefix}timestamp", _int64),
+            "consumer_group": (f"{origin_prefix}consumer-group", _text),
+        },
+        error={
+            "error_type": (f"{exception_prefix}exception-fqcn", _text),
+            "error_message": (f"{exception_prefix}exception-message", _text),
+            "stack_trace": (f"{exception_prefix}exception-stacktrace", _text),
+        },
+    )
+
+
+BILLING_FAMILY = Family(
+    BILLING,
+    origin={
+        "original_topic": ("x-original-topic", _text),
+        "original_partition": ("x-original-partition", _decimal),
+        "original_offset": ("x-original-offset", _decimal),
+        "original_timestamp_ms": ("x-original-timestamp", _decimal),
+        "consumer_group": ("x-consumer-group", _text),
+    },
+    error={
+        "error_type": ("x-error-type", _text),
+        "error_message": ("x-error-message", _text),
+        "stack_trace": ("x-error-stack", _text),
+        "retry_count": ("x-retry-count", _decimal),
+        "failed_at": ("x-failed-at", _iso_time),
+    },
+)
+SPRING_KAFKA_FAMILY = _spring_family(SPRING_KAFKA, "kafka_dlt-original-", "kafka_dlt-")
+SPRING_CLOUD_STREAM_FAMILY = _spring_family(SPRING_CLOUD_STREAM, "x-original-", "x-")
+_retry = _spring_family(SPRING_RETRY, "kafka_original-", "kafka_")
+SPRING_RETRY_FAMILY = Family(
+    SPRING_RETRY,
+    origin=_retry.origin,
+    error=_retry.error | {"retry_count": ("retry_topic-attempts", _attempts)},
+)
+KAFKA_CONNECT_FAMILY = Family(
+    KAFKA_CONNECT,
+    origin={
+        "original_topic": ("__connect.errors.topic", _text),
+        "original_partition": ("__connect.errors.partition", _decimal),
+        "original_offset": ("__connect.errors.offset", _decimal),
+    },
+    error={
+        "error_type": ("__connect.errors.exception.class.name", _text),
+        "error_message": ("__connect.errors.exception.message", _text),
+        "stack_trace": ("__connect.errors.exception.stacktrace", _text),
+    },
+)
+KAFKA_STREAMS_FAMILY = Family(
+    KAFKA_STREAMS,
+    origin={
+        "original_topic": ("__streams.errors.topic", _text),
+        "original_partition": ("__streams.errors.partition", _decimal),
+        "original_offset": ("__streams.errors.offset", _decimal),
+    },
+    error={
+        "error_type": ("__streams.errors.exception", _text),
+        "error_message": ("__streams.errors.message", _text),
+        "stack_trace": ("__streams.errors.stacktrace", _text),
+    },
+)
+SMALLRYE_FAMILY = Family(
+    SMALLRYE,
+    origin={
+        "original_topic": ("dead-letter-topic", _text),
+        "original_partition": ("dead-letter-partition", _decimal),
+        "original_offset": ("dead-letter-offset", _decimal),
+    },
+    error={
+        "error_type": ("dead-letter-exception-class-name", _text),
+        "error_message": ("dead-letter-reason", _text),
+    },
+)
+KARAFKA_FAMILY = Family(
+    KARAFKA,
+    origin={
+        "original_topic": ("source_topic", _text),
+        "original_partition": ("source_partition", _decimal),
+        "original_offset": ("source_offset", _decimal),
+        "consumer_group": ("source_consumer_group", _text),
+    },
+    error={},
+)
+UNKNOWN_FAMILY = Family(UNKNOWN, origin={}, error={})
+
+# Extra readers for headers a family carries beside its decoded fields (for the headers table).
+_EXTRA_READERS: dict[str, dict[str, Callable]] = {
+    SPRING_RETRY: {
+        "retry_topic-original-timestamp": _big_integer,
+        "retry_topic-backoff-timestamp": _big_integer,
+        "kafka_dlt-original-partition": _int32,
+        "kafka_dlt-original-offset": _int64,
+        "kafka_dlt-original-timestamp": _int64,
+    },
+}
+
+
+def choose_family(headers: _Headers) -> Family:
+    """By marker headers, most specific first (billing and Spring Cloud Stream share x-original-*)."""
+    if "x-error-type" in headers:
+        return BILLING_FAMILY
+    if "x-exception-fqcn" in headers:
+        return SPRING_CLOUD_STREAM_FAMILY
+    if headers.has_prefix("retry_topic-") or "kafka_original-topic" in headers:
+        return SPRING_RETRY_FAMILY
+    if "kafka_dlt-original-topic" in headers or "kafka_dlt-exception-fqcn" in headers:
+        return SPRING_KAFKA_FAMILY
+    if headers.has_prefix("__connect.errors."):
+        return KAFKA_CONNECT_FAMILY
+    if headers.has_prefix("__streams.errors."):
+        return KAFKA_STREAMS_FAMILY
+    if headers.has_prefix("dead-letter-"):
+        return SMALLRYE_FAMILY
+    if "source_topic" in headers:
+        return KARAFKA_FAMILY
+    return UNKNOWN_FAMILY
+
+
+FAMILIES = {
+    family.convention: family
+    for family in (
+        BILLING_FAMILY,
+        SPRING_KAFKA_FAMILY,
+        SPRING_RETRY_FAMILY,
+        SPRING_CLOUD_STREAM_FAMILY,
+        KAFKA_CONNECT_FAMILY,
+        KAFKA_STREAMS_FAMILY,
+        SMALLRYE_FAMILY,
+        KARAFKA_FAMILY,
+        UNKNOWN_FAMILY,
+    )
+}
+
+
+# What the database columns hold: a value outside is an error on the row, never a failed insert.
+_INT_LIMITS = {
+    "original_partition": 2**31,
+    "retry_count": 2**31,
+    "original_offset": 2**63,
+    "original_timestamp_ms": 2**63,
+}
+
+
+def _set(result: Decoded, attribute: str, value: object, name: str) -> None:
+    limit = _INT_LIMITS.get(attribute)
+    if limit is not None and value is not None and not -limit <= value < limit:
+        result.errors.append(f"{name}: {value} is out of range")
+        return
+    setattr(result, attribute, value)
+
+
+def _apply(family: Family, headers: _Headers, result: Decoded) -> None:
+    for attribute, (name, reader) in family.origin.items():
+        if name in headers:
+            _set(result, attribute, reader(headers.first[name], result.errors, name), name)
+    for attribute, (name, reader) in family.error.items():
+        if name in headers:
+            _set(result, attribute, reader(headers.last[name], result.errors, name), name)
+
+
+def _spring_fallbacks(headers: _Headers, result: Decoded) -> None:
+    """A retry-topic record may carry kafka_dlt-* rather than kafka_original-* (DLT hop)."""
+    if not result.original_topic and "kafka_dlt-original-topic" in headers:
+        _apply(SPRING_KAFKA_FAMILY, headers, result)
+        result.convention = SPRING_RETRY
+
+
+def _smallrye_cause(headers: _Headers, result: Decoded) -> None:
+    """SmallRye has no stack trace; its cause class and message are the next best thing."""
+    cause_class = _text(headers.last.get("dead-letter-cause-class-name"), result.errors, "dead-letter-cause-class-name")
+    cause = _text(headers.last.get("dead-letter-cause"), result.errors, "dead-letter-cause")
+    if cause_class or cause:
+        result.stack_trace = f"Caused by: {cause_class}: {cause}".strip()
+
+
+def _replay_id(headers: _Headers, result: Decoded) -> None:
+    """A record the portal republished carries x-replay-id; it came back if it failed again."""
+    if REPLAY_ID_HEADER not in headers:
+        return
+    text = _text(headers.last[REPLAY_ID_HEADER], result.errors, REPLAY_ID_HEADER).strip()
+    try:
+        result.replay_id = uuid.UUID(text)
+    except ValueError:
+        result.errors.append(f"{REPLAY_ID_HEADER}: {text[:40]!r} is not a UUID")
+
+
+def decode_headers(headers: Headers) -> Decoded:
+    """Decode the dead-letter headers of one record. Never raises."""
+    result = Decoded()
+    try:
+        indexed = _Headers(headers)
+        family = choose_family(indexed)
+        result.convention = family.convention
+        _apply(family, indexed, result)
+        if family is SPRING_RETRY_FAMILY:
+            _spring_fallbacks(indexed, result)
+        elif family is SMALLRYE_FAMILY:
+            _smallrye_cause(indexed, result)
+        _replay_id(indexed, result)
+    except Exception as exc:  # noqa: BLE001 - a decoder bug must not stop the drain; it is written on the row
+        result.errors.append(f"decoder failed: {type(exc).__name__}: {exc}")
+    return result
+
+
+def describe_header(convention: str, name: str, value: bytes | None) -> str:
+    """One header's value as its family encodes it, for the record page's headers table."""
+    if value is None:
+        return "null"
+    family = FAMILIES.get(convention, UNKNOWN_FAMILY)
+    reader = family.readers().get(name) or _EXTRA_READERS.get(convention, {}).get(name) or _text
+    errors: list[str] = []
+    try:
+        decoded = reader(value, errors, name)
+    except Exception as exc:  # noqa: BLE001 - display only
+        return f"(cannot decode: {exc})"
+    shown = "" if decoded is None else str(decoded)
+    return f"{shown} ({'; '.join(errors)})" if errors else shown
+
+
+# --- fingerprint and business fields ---------------------------------------------------------
+
+_VOLATILE = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"  # UUIDs
+    r"|\b0x[0-9a-fA-F]+\b"  # hex literals
+    r"|\b(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{12,}\b"  # long hex ids (hashes, object ids)
+    r"|\d+(?:\.\d+)?"  # numbers, including the digits of ids such as acc_42
+)
+
+
+def normalise_message(message: str) -> str:
+    """The message with numbers and ids replaced, so alike failures group together."""
+    return _VOLATILE.sub("#", message[:2000]).strip()[:500]
+
+
+def fingerprint(error_type: str, message: str) -> tuple[str, str]:
+    """(hash, normalised message): the hash groups records that failed the same way."""
+    normalised = normalise_message(message)
+    digest = hashlib.blake2b(f"{error_type}\n{normalised}".encode("utf-8", "replace"), digest_size=8).hexdigest()
+    return digest, normalised
+
+
+@dataclass
+class Business:
+    event_id: str = ""
+    event_type: str = ""
+    account_id: str = ""
+    correlation_id: str = ""
+    saga_id: str = ""
+    amount: str = ""
+    currency: str = ""
+    is_json: bool = False
+
+
+def _field(mapping: object, *path: str) -> str:
+    for part in path:
+        if not isinstance(mapping, dict):
+            return ""
+        mapping = mapping.get(part)
+    if mapping is None or isinstance(mapping, dict | list):
+        return ""
+    return clean_text(str(mapping)[:255])
+
+
+def read_business(value: bytes | None) -> Business:
+    """Event fields from a billing JSON event; anything else leaves them blank. Never raises."""
+    if not value or value.lstrip()[:1] not in (b"{", b"["):  # cheap test before paying for json.loads
+        return Business()
+    try:
+        event = json.loads(value)
+    except (ValueError, RecursionError):
+        return Business()
+    business = Business(is_json=True)
+    if isinstance(event, dict):
+        business.event_id = _field(event, "eventId")
+        business.event_type = _field(event, "eventType")
+        business.account_id = _field(event, "aggregateId") or _field(event, "accountId")
+        business.correlation_id = _field(event, "metadata", "correlationId")
+        business.saga_id = _field(event, "metadata", "sagaId")
+        business.amount = _field(event, "payload", "amount")[:64]
+        business.currency = _field(event, "payload", "currency")[:16]
+    return business
