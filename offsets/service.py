@@ -1,0 +1,56 @@
+"""Submitting, approving and executing resets: the one path shared by the admin and the command.
+
+Every attempt that reaches the cluster leaves a row: applied, partly applied,
+failed or refused, with what each partition was before and after.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+
+from opsportal.kafka_client import ClusterSettings, KafkaClientError
+
+from . import reset
+from .models import OffsetReset
+
+
+def four_eyes_required() -> bool:
+    return bool(getattr(settings, "OPSPORTAL_FOUR_EYES", False))
+
+
+def submit(
+    plan: reset.ResetPlan, user, *, requested_by_name: str = "", cluster: ClusterSettings | None = None
+) -> OffsetReset:
+    """Apply a confirmed preview now, or park it for a second person when four-eyes is on."""
+    status = OffsetReset.Status.PENDING if four_eyes_required() else OffsetReset.Status.APPLYING
+    row = OffsetReset.for_plan(plan, user, status, requested_by_name)
+    row.save()
+    if status == OffsetReset.Status.PENDING:
+        return row
+    return execute(row, cluster)
+
+
+def approve(row: OffsetReset, approver, cluster: ClusterSettings | None = None) -> OffsetReset:
+    """A different person approves; the plan is re-checked against the cluster, then applied."""
+    if row.requested_by_id is not None and row.requested_by_id == approver.pk:
+        raise reset.ResetError("four-eyes approval: you requested this reset, so someone else has to approve it")
+    # A conditional update claims the request, so two approvers clicking at once apply it once.
+    with transaction.atomic():
+        claimed = OffsetReset.objects.filter(pk=row.pk, status=OffsetReset.Status.PENDING).update(
+            status=OffsetReset.Status.APPLYING, approved_by=approver
+        )
+    if not claimed:
+        raise reset.ResetError("this reset is no longer pending approval")
+    row.refresh_from_db()
+    return execute(row, cluster)
+
+
+def execute(row: OffsetReset, cluster: ClusterSettings | None = None) -> OffsetReset:
+    try:
+        result = reset.apply_plan(row.reset_plan(), cluster)
+    except (reset.ResetError, KafkaClientError) as exc:
+        row.record_refusal(str(exc))
+        return row
+    row.record_result(result)
+    return row
