@@ -634,6 +634,7 @@ def produce_each(
     def on_delivery_of(index: int):
         return lambda error, message: delivered.__setitem__(index, (error, message))
 
+    refused: dict[int, Delivery] = {}
     count = 0
     with translated("producing", cluster):
         for record in records:
@@ -651,10 +652,16 @@ def produce_each(
                     break
                 except BufferError:
                     producer_client.poll(0.1)  # the local queue is full: let deliveries drain it
+                except confluent_kafka.KafkaException as exc:
+                    # Refused before it was queued (too large, unknown partition): never written.
+                    where = f"producing to {record.topic}[{record.partition}]"
+                    refused[count] = Delivery(None, None, translate_error(exc, where, cluster), maybe_written=False)
+                    break
             count += 1
-            producer_client.poll(0)
+            if count % 100 == 0:
+                producer_client.poll(0)
         producer_client.flush(flush_timeout if flush_timeout is not None else cluster.request_timeout * 6)
-    return [_delivery(delivered.get(index), cluster) for index in range(count)]
+    return [refused.get(index) or _delivery(delivered.get(index), cluster) for index in range(count)]
 
 
 def _delivery(outcome: tuple | None, cluster: ClusterSettings) -> Delivery:
@@ -712,7 +719,9 @@ def describe_topic_configs_each(
         except KafkaClientError as exc:
             failures[resource.name] = exc
             continue
-        configs[resource.name] = {key: (entry.value, _config_source_name(entry.source)) for key, entry in entries.items()}
+        configs[resource.name] = {
+            key: (entry.value, _config_source_name(entry.source)) for key, entry in entries.items()
+        }
     return configs, failures
 
 
