@@ -1,0 +1,201 @@
+"""Read-only admin over the cluster mirror. Nobody edits mirror rows by hand; topics/sync.py writes them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.views.decorators.http import require_POST
+from kombu.exceptions import OperationalError
+
+from .models import Broker, ConsumerGroup, GroupOffset, Partition, SyncRun, Topic
+from .tasks import sync_cluster_task
+
+
+class HiddenByDefaultFilter(admin.SimpleListFilter):
+    """Rows matching `condition` are hidden unless asked for: the default choice excludes them."""
+
+    condition: Q
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("all", "Shown too"), ("only", "Only these")]
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Hidden (default)",
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "all":
+            return queryset
+        if self.value() == "only":
+            return queryset.filter(self.condition)
+        return queryset.exclude(self.condition)
+
+
+class InternalFilter(HiddenByDefaultFilter):
+    title = "internal topics"
+    parameter_name = "internal"
+    condition = Q(is_internal=True)
+
+
+class VanishedFilter(HiddenByDefaultFilter):
+    title = "vanished"
+    parameter_name = "vanished"
+    condition = Q(vanished_at__isnull=False)
+
+
+class UnderReplicatedFilter(admin.SimpleListFilter):
+    title = "under-replicated"
+    parameter_name = "under_replicated"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", "Under-replicated"), ("no", "Fully replicated")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "yes":
+            return queryset.filter(under_replicated_partitions__gt=0)
+        if self.value() == "no":
+            return queryset.filter(under_replicated_partitions=0)
+        return queryset
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class MirrorAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    change_list_template = "admin/topics/mirror_change_list.html"
+    # No second COUNT(*) over the whole table on every filtered page.
+    show_full_result_count = False
+    list_per_page = 100
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        run = SyncRun.latest_run()
+        context = {"mirror_run": run, "mirror_stale": run is not None and run.is_stale}
+        return super().changelist_view(request, {**(extra_context or {}), **context})
+
+
+class ReadOnlyInline(ReadOnlyMixin, admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+
+class PartitionInline(ReadOnlyInline):
+    model = Partition
+    fields = ("number", "leader", "replicas", "isr", "earliest_offset", "latest_offset", "under_replicated")
+
+
+@admin.register(Topic)
+class TopicAdmin(MirrorAdmin):
+    change_list_template = "admin/topics/topic_change_list.html"
+    list_display = (
+        "name",
+        "partition_count",
+        "replication_factor",
+        "retention_ms",
+        "cleanup_policy",
+        "min_insync_replicas",
+        "under_replicated_partitions",
+        "offline_partitions",
+        "approx_messages",
+        "last_synced",
+        "vanished_at",
+    )
+    list_filter = (InternalFilter, UnderReplicatedFilter, VanishedFilter)
+    search_fields = ("name",)
+    fields = (
+        "name",
+        ("partition_count", "replication_factor", "is_internal"),
+        ("under_replicated_partitions", "offline_partitions", "approx_messages"),
+        ("last_synced", "vanished_at"),
+        "config_table",
+    )
+    readonly_fields = ("config_table",)
+    inlines = (PartitionInline,)
+
+    @admin.display(description="configs")
+    def config_table(self, topic: Topic) -> str:
+        rows = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", ((k, v, s) for k, (v, s) in topic.configs.items())
+        )
+        return format_html("<table><tr><th>key</th><th>value</th><th>source</th></tr>{}</table>", rows)
+
+    def get_urls(self):
+        sync_now = self.admin_site.admin_view(require_POST(self.sync_now_view))
+        return [path("sync-now/", sync_now, name="topics_topic_sync_now"), *super().get_urls()]
+
+    def sync_now_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            sync_cluster_task.delay()
+        except OperationalError as exc:
+            self.message_user(request, f"Could not queue the sync (is the Celery broker up?): {exc}", messages.ERROR)
+        else:
+            self.message_user(request, "Sync queued: the mirror refreshes within a few seconds; reload this page.")
+        return HttpResponseRedirect(reverse("admin:topics_topic_changelist"))
+
+
+@admin.register(Broker)
+class BrokerAdmin(MirrorAdmin):
+    list_display = ("broker_id", "host", "port", "rack", "is_controller", "is_up", "last_seen")
+    list_filter = ("is_up",)
+
+
+class GroupOffsetInline(ReadOnlyInline):
+    model = GroupOffset
+    fields = ("topic", "partition", "committed_offset", "end_offset", "lag")
+
+
+@admin.register(ConsumerGroup)
+class ConsumerGroupAdmin(MirrorAdmin):
+    list_display = (
+        "group_id",
+        "state",
+        "protocol_type",
+        "member_count",
+        "coordinator",
+        "total_lag",
+        "sync_error",
+        "last_synced",
+        "vanished_at",
+    )
+    list_filter = ("state", VanishedFilter)
+    search_fields = ("group_id",)
+    inlines = (GroupOffsetInline,)
+
+
+@admin.register(GroupOffset)
+class GroupOffsetAdmin(MirrorAdmin):
+    """Lag per group and partition across the cluster, sortable by lag."""
+
+    list_display = ("group", "topic", "partition", "committed_offset", "end_offset", "lag")
+    list_select_related = ("group",)
+    search_fields = ("group__group_id", "topic")
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(MirrorAdmin):
+    list_display = ("finished_at", "duration", "created", "updated", "vanished", "errors")
