@@ -1,0 +1,35 @@
+"""Discard: a decision recorded on the row. Nothing in Kafka is deleted."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+
+from deadletter.models import DeadLetterRecord, Status
+
+from .models import AuditEntry
+
+DISCARDABLE = (Status.NEW, Status.IN_REVIEW, Status.FAILED)
+
+
+def discard(record_ids: list[int], *, user, reason: str) -> int:
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("a reason is required to discard dead letters")
+    with transaction.atomic():
+        ids = list(
+            DeadLetterRecord.objects.filter(pk__in=record_ids, status__in=DISCARDABLE).values_list("pk", flat=True)
+        )
+        note = f"\n[discarded by {user.get_username()}] {reason}"
+        count = DeadLetterRecord.objects.filter(pk__in=ids, status__in=DISCARDABLE).update(
+            status=Status.DISCARDED, notes=Concat(F("notes"), Value(note))
+        )
+        AuditEntry.objects.create(
+            user=user,
+            action=AuditEntry.Action.DISCARD,
+            record_ids=ids,
+            outcome=f"{count} discarded, {len(record_ids) - count} skipped (already acted on): {reason}",
+            details={"reason": reason},
+        )
+    return count

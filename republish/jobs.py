@@ -1,0 +1,132 @@
+"""Bulk republish as a Celery job: chunks, a progress row, a rate limit, four-eyes approval."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+
+from deadletter.models import DeadLetterRecord
+
+from .models import AuditEntry, ReplayJob
+from .publish import Edit, Outcome, RepublishRefused, republish, republish_producer
+
+CHUNK_SIZE = 1000
+
+
+def needs_approval(target_topics: set[str]) -> bool:
+    """Four-eyes: republishing to these topics waits for a second operator."""
+    if not getattr(settings, "OPSPORTAL_FOUR_EYES", False):
+        return False
+    return bool(target_topics & set(getattr(settings, "OPSPORTAL_FOUR_EYES_TOPICS", ())))
+
+
+def create_job(
+    record_ids: list[int],
+    *,
+    user,
+    target_topic: str = "",
+    rate_limit=None,
+    edit: Edit | None = None,
+    awaiting_approval: bool = False,
+) -> ReplayJob:
+    return ReplayJob.objects.create(
+        record_ids=list(record_ids),
+        total=len(record_ids),
+        target_topic=target_topic,
+        rate_limit=rate_limit,
+        requested_by=user,
+        edit=_encode_edit(edit),
+        state=ReplayJob.State.AWAITING_APPROVAL if awaiting_approval else ReplayJob.State.QUEUED,
+    )
+
+
+def _encode_edit(edit: Edit | None) -> dict:
+    if edit is None:
+        return {}
+    return {
+        "value": None if edit.value is None else base64.b64encode(edit.value).decode(),
+        "headers": [[n, None if v is None else base64.b64encode(v).decode()] for n, v in edit.headers],
+        "diff": edit.diff,
+    }
+
+
+def _decode_edit(data: dict) -> Edit | None:
+    if not data:
+        return None
+    value = None if data["value"] is None else base64.b64decode(data["value"])
+    headers = [(n, None if v is None else base64.b64decode(v)) for n, v in data["headers"]]
+    return Edit(value=value, headers=headers, diff=data["diff"])
+
+
+def approve(job: ReplayJob, *, user) -> None:
+    """A second operator's approval queues the job; the requester cannot approve their own."""
+    if job.requested_by_id == user.pk:
+        raise RepublishRefused("four-eyes: a second operator must approve this republish, not its requester")
+    updated = ReplayJob.objects.filter(pk=job.pk, state=ReplayJob.State.AWAITING_APPROVAL).update(
+        state=ReplayJob.State.QUEUED, approved_by=user
+    )
+    if not updated:
+        raise RepublishRefused(f"job {job.pk} is not awaiting approval")
+    AuditEntry.objects.create(
+        user=user,
+        action=AuditEntry.Action.APPROVE,
+        record_ids=job.record_ids[:1000],
+        target_topic=job.target_topic,
+        outcome=f"approved republish job {job.pk} of {job.total} record(s)",
+    )
+
+
+def chunks(ids: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def run_job(job_id: int) -> Outcome:
+    """Run a queued job once. Claiming it with a conditional update means a second
+    worker (or a redelivered task) finds nothing to do instead of publishing twice."""
+    claimed = ReplayJob.objects.filter(pk=job_id, state=ReplayJob.State.QUEUED).update(
+        state=ReplayJob.State.RUNNING, started_at=timezone.now()
+    )
+    total = Outcome()
+    if not claimed:
+        return total
+    job = ReplayJob.objects.select_related("requested_by").get(pk=job_id)
+    edit = _decode_edit(job.edit)
+    producer = republish_producer()
+    size = min(CHUNK_SIZE, job.rate_limit or CHUNK_SIZE)
+    started, sent = time.monotonic(), 0
+    for chunk in chunks(job.record_ids, size):
+        outcome = _run_chunk(job, chunk, edit, producer)
+        total.add(outcome)
+        ReplayJob.objects.filter(pk=job.pk).update(
+            done=F("done") + outcome.republished,
+            failed=F("failed") + outcome.failed + outcome.uncertain,
+            skipped=F("skipped") + outcome.skipped,
+            last_error=outcome.errors[0] if outcome.errors else F("last_error"),
+        )
+        sent += len(chunk)
+        if job.rate_limit:
+            time.sleep(max(0.0, sent / job.rate_limit - (time.monotonic() - started)))
+    ReplayJob.objects.filter(pk=job.pk).update(state=ReplayJob.State.FINISHED, finished_at=timezone.now())
+    return total
+
+
+def _run_chunk(job: ReplayJob, chunk: list[int], edit: Edit | None, producer) -> Outcome:
+    records = list(DeadLetterRecord.objects.filter(pk__in=chunk).order_by("pk"))
+    try:
+        return republish(
+            records,
+            user=job.requested_by,
+            target_topic=job.target_topic or None,
+            edit=edit,
+            job=job,
+            producer=producer,
+        )
+    except RepublishRefused as exc:
+        # Nothing of this chunk was claimed: the rows stay as they were, the job says why.
+        return Outcome(skipped=len(chunk), errors=[str(exc)])

@@ -1,0 +1,115 @@
+"""Republish attempts (the outbox), bulk jobs, approvals and the audit trail."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Replay(models.Model):
+    """One attempt to republish one dead letter.
+
+    Written and committed as `publishing` before anything is produced, so a
+    crash between the broker's acknowledgement and our update leaves a row a
+    person can reconcile instead of a silent duplicate or a silent loss.
+    """
+
+    class State(models.TextChoices):
+        PUBLISHING = "publishing", "Publishing"
+        REPUBLISHED = "republished", "Republished"
+        FAILED = "failed", "Failed"
+
+    replay_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    record = models.ForeignKey("deadletter.DeadLetterRecord", on_delete=models.PROTECT, related_name="replays")
+    job = models.ForeignKey("ReplayJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PUBLISHING)
+    target_topic = models.CharField(max_length=249)
+    target_partition = models.IntegerField()
+    # The partition's end offset just before producing: reconcile scans from here.
+    start_offset = models.BigIntegerField()
+    offset = models.BigIntegerField(null=True, blank=True)
+    edited = models.BooleanField(default=False)
+    value = models.BinaryField(null=True, help_text="The value produced, when it was edited.")
+    headers = models.JSONField(default=list, help_text="The headers produced: [[name, base64 or null], ...].")
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "-created_at"], name="replay_state_time")]
+        # The acts on dead letters, granted to "Ops operator" (never to "Ops viewer").
+        permissions = [
+            ("republish_record", "Can republish a dead letter"),
+            ("edit_republish_record", "Can republish a dead letter with an edited value"),
+            ("bulk_republish", "Can republish dead letters in bulk"),
+            ("discard_record", "Can discard a dead letter"),
+        ]
+
+    def __str__(self) -> str:
+        return f"replay {self.replay_id} of {self.record_id} to {self.target_topic}[{self.target_partition}]"
+
+
+class ReplayJob(models.Model):
+    """A bulk republish: its progress is what the admin shows while the Celery job runs."""
+
+    class State(models.TextChoices):
+        AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+        REJECTED = "rejected", "Rejected"
+
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
+    record_ids = models.JSONField(default=list)
+    target_topic = models.CharField(max_length=249, blank=True, help_text="Blank: each record's original topic.")
+    rate_limit = models.PositiveIntegerField(null=True, blank=True, help_text="Records per second; blank: no limit.")
+    edit = models.JSONField(default=dict, blank=True, help_text="An edited value and headers, for one record.")
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0, help_text="No longer in a state that may be republished.")
+    last_error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"republish job {self.pk} ({self.done}/{self.total} done, {self.failed} failed)"
+
+
+class AuditEntry(models.Model):
+    """Who did what to which dead letters: kept besides Django's LogEntry, never edited."""
+
+    class Action(models.TextChoices):
+        REPUBLISH = "republish", "Republish"
+        EDITED_REPUBLISH = "edited_republish", "Edited republish"
+        BULK_REPUBLISH = "bulk_republish", "Bulk republish"
+        DISCARD = "discard", "Discard"
+        RECONCILE = "reconcile", "Reconcile"
+        APPROVE = "approve", "Approve"
+        REJECT = "reject", "Reject"
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=20, choices=Action.choices)
+    record_ids = models.JSONField(default=list)
+    target_topic = models.CharField(max_length=249, blank=True)
+    replay_ids = models.JSONField(default=list)
+    outcome = models.TextField()
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} by {self.user} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,261 @@
+"""Republish dead letters without ever publishing one twice.
+
+The outbox shape of ../shared/DLQ-CONVENTIONS.md: claim the rows and write a
+`publishing` Replay with a new replay id and the target partition's end
+offset, commit; produce with the replay id in a header; then settle each row
+as republished (partition and offset kept) or failed (error kept). A delivery
+that may have been written (a timeout, a lost connection) stays publishing:
+only `reconcile` settles it, by finding the replay id in the target partition.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from deadletter.models import DeadLetterRecord, Status
+from opsportal import kafka_client
+
+from .headers import replay_headers
+from .models import AuditEntry, Replay, ReplayJob
+from .partitioner import partition_for_key
+
+REPUBLISHABLE = (Status.NEW, Status.IN_REVIEW, Status.FAILED)
+DELIVERY_TIMEOUT = 30.0  # seconds librdkafka keeps trying one record
+
+
+class RepublishRefused(Exception):
+    """The request cannot go ahead as asked; the message says why, for the operator."""
+
+
+@dataclass(frozen=True)
+class Edit:
+    value: bytes | None
+    headers: list[tuple[str, bytes | None]]
+    diff: str
+
+
+@dataclass
+class Outcome:
+    republished: int = 0
+    failed: int = 0
+    uncertain: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+    replay_ids: list[str] = field(default_factory=list)
+
+    def add(self, other: Outcome) -> None:
+        self.republished += other.republished
+        self.failed += other.failed
+        self.uncertain += other.uncertain
+        self.skipped += other.skipped
+        self.errors += [e for e in other.errors if e not in self.errors][:10]
+        self.replay_ids += other.replay_ids
+
+    def summary(self) -> str:
+        parts = [f"{self.republished} republished"]
+        for count, label in (
+            (self.failed, "failed"),
+            (self.uncertain, "left publishing (reconcile them)"),
+            (self.skipped, "skipped (not in a republishable state)"),
+        ):
+            if count:
+                parts.append(f"{count} {label}")
+        return ", ".join(parts) + (f". First error: {self.errors[0]}" if self.errors else "")
+
+
+def republish_producer():
+    # A bounded delivery timeout: reconcile waits longer than this before it decides.
+    return kafka_client.producer(**{"message.timeout.ms": int(DELIVERY_TIMEOUT * 1000), "linger.ms": 5})
+
+
+def target_topic_of(record: DeadLetterRecord, override: str | None) -> str:
+    topic = override or record.original_topic
+    if not topic:
+        raise RepublishRefused(f"{record} has no original topic in its headers; choose a target topic")
+    return topic
+
+
+def target_partition(record: DeadLetterRecord, topic: str, partitions: int) -> int:
+    """Where a Java or KafkaJS producer would put the key; keyless records keep their partition."""
+    if record.key is not None:
+        return partition_for_key(bytes(record.key), partitions)
+    original = record.original_partition
+    same_topic = topic == record.original_topic
+    return original if same_topic and original is not None and 0 <= original < partitions else 0
+
+
+def check_replicas(topics: dict[str, kafka_client.TopicInfo], wanted: set[tuple[str, int]]) -> dict:
+    """Partitions acks=all cannot be written to now, with the reason: fail them before producing."""
+    configs = kafka_client.describe_topic_configs({topic for topic, _ in wanted})
+    short = {}
+    for topic, number in wanted:
+        partition = topics[topic].partitions[number]
+        min_isr = int(configs[topic].get("min.insync.replicas", ("1", ""))[0] or 1)
+        if partition.leader < 0:
+            short[(topic, number)] = f"{topic}[{number}] has no leader: its brokers are down"
+        elif len(partition.isr) < min_isr:
+            short[(topic, number)] = (
+                f"not enough in-sync replicas for {topic}[{number}]: {len(partition.isr)} in sync, "
+                f"min.insync.replicas is {min_isr}. Bring the stopped brokers back, then retry."
+            )
+    return short
+
+
+def republish(
+    records: Sequence[DeadLetterRecord],
+    *,
+    user,
+    target_topic: str | None = None,
+    edit: Edit | None = None,
+    job: ReplayJob | None = None,
+    producer=None,
+) -> Outcome:
+    """Republish one chunk of records; the caller chunks bulk work."""
+    outcome = Outcome()
+    metadata = kafka_client.list_topics()
+    planned: dict[int, tuple[str, int]] = {}
+    for record in records:
+        topic = target_topic_of(record, target_topic)
+        if topic not in metadata:
+            raise RepublishRefused(f"target topic {topic!r} does not exist in the cluster")
+        planned[record.pk] = (topic, target_partition(record, topic, len(metadata[topic].partitions)))
+    wanted = set(planned.values())
+    start_offsets, failures = kafka_client.list_offsets(wanted, "latest")
+    short = check_replicas(metadata, wanted) | {p: str(e) for p, e in failures.items()}
+
+    replays = claim(records, planned, start_offsets, user=user, edit=edit, job=job)
+    outcome.skipped = len(records) - len(replays)
+    to_send = [r for r in replays if (r.target_topic, r.target_partition) not in short]
+    refused = [r for r in replays if (r.target_topic, r.target_partition) in short]
+    records_by_id = {record.pk: record for record in records}
+    deliveries = kafka_client.produce_each(
+        producer or republish_producer(),
+        (outgoing(records_by_id[r.record_id], r) for r in to_send),
+    )
+    settle(to_send, deliveries, refused, short, outcome)
+    AuditEntry.objects.create(
+        user=user,
+        action=_audit_action(edit, job),
+        record_ids=[r.record_id for r in replays],
+        target_topic=target_topic or "",
+        replay_ids=[str(r.replay_id) for r in replays],
+        outcome=outcome.summary(),
+        details={"diff": edit.diff} if edit else {},
+    )
+    return outcome
+
+
+def _audit_action(edit: Edit | None, job: ReplayJob | None) -> str:
+    if edit:
+        return AuditEntry.Action.EDITED_REPUBLISH
+    return AuditEntry.Action.BULK_REPUBLISH if job else AuditEntry.Action.REPUBLISH
+
+
+def _encode_headers(headers: list[tuple[str, bytes | None]]) -> list:
+    return [[name, None if value is None else base64.b64encode(value).decode()] for name, value in headers]
+
+
+def claim(records, planned, start_offsets, *, user, edit, job) -> list[Replay]:
+    """Move the republishable rows to publishing with their Replay, committed before producing."""
+    ids = [record.pk for record in records]
+    for _attempt in range(3):
+        with transaction.atomic():
+            eligible = list(
+                DeadLetterRecord.objects.select_for_update()
+                .filter(pk__in=ids, status__in=REPUBLISHABLE)
+                .values_list("pk", flat=True)
+            )
+            updated = DeadLetterRecord.objects.filter(pk__in=eligible, status__in=REPUBLISHABLE).update(
+                status=Status.PUBLISHING
+            )
+            if updated != len(eligible):  # a concurrent claim won a row between read and update
+                transaction.set_rollback(True)
+                continue
+            replays = [
+                _new_replay(record, planned, start_offsets, user, edit, job)
+                for record in records
+                if record.pk in set(eligible)
+            ]
+            Replay.objects.bulk_create(replays)
+            _set_replay_ids(replays)
+            return replays
+    raise RepublishRefused("other operators are acting on the same records; try again")
+
+
+def _new_replay(record, planned, start_offsets, user, edit, job) -> Replay:
+    topic, partition = planned[record.pk]
+    replay_id = uuid.uuid4()
+    headers = replay_headers(
+        edit.headers if edit else record.raw_headers(),
+        replay_id=replay_id,
+        replayed_from=f"{record.dlq_topic}/{record.partition}/{record.offset}",
+        replayed_by=user.get_username() if user else "system",
+    )
+    return Replay(
+        replay_id=replay_id,
+        record=record,
+        job=job,
+        target_topic=topic,
+        target_partition=partition,
+        start_offset=start_offsets.get((topic, partition), 0),
+        edited=edit is not None,
+        value=edit.value if edit else None,
+        headers=_encode_headers(headers),
+        requested_by=user,
+    )
+
+
+def _set_replay_ids(replays: list[Replay]) -> None:
+    rows = [DeadLetterRecord(pk=r.record_id, replay_id=r.replay_id) for r in replays]
+    DeadLetterRecord.objects.bulk_update(rows, ["replay_id"], batch_size=1000)
+
+
+def outgoing(record: DeadLetterRecord, replay: Replay) -> kafka_client.OutgoingRecord:
+    value = replay.value if replay.edited else record.value
+    return kafka_client.OutgoingRecord(
+        topic=replay.target_topic,
+        key=None if record.key is None else bytes(record.key),
+        value=None if value is None else bytes(value),
+        headers=[(name, None if v is None else base64.b64decode(v)) for name, v in replay.headers],
+        partition=replay.target_partition,
+    )
+
+
+def settle(sent: list[Replay], deliveries, refused: list[Replay], short: dict, outcome: Outcome) -> None:
+    """Record each delivery on its Replay and its dead letter, in one transaction."""
+    now = timezone.now()
+    for replay, delivery in zip(sent, deliveries, strict=True):
+        replay.settled_at = now
+        if delivery.error is None:
+            replay.state, replay.offset = Replay.State.REPUBLISHED, delivery.offset
+            outcome.republished += 1
+        elif delivery.maybe_written:
+            replay.error = f"may have been written, reconcile it: {delivery.error}"
+            replay.settled_at = None
+            outcome.uncertain += 1
+        else:
+            replay.state, replay.error = Replay.State.FAILED, str(delivery.error)
+            outcome.failed += 1
+        if replay.error:
+            outcome.errors.append(replay.error)
+    for replay in refused:
+        replay.state, replay.error, replay.settled_at = (
+            Replay.State.FAILED,
+            short[(replay.target_topic, replay.target_partition)],
+            now,
+        )
+        outcome.failed += 1
+        outcome.errors.append(replay.error)
+    outcome.replay_ids += [str(r.replay_id) for r in sent + refused]
+    everything = sent + refused
+    with transaction.atomic():
+        Replay.objects.bulk_update(everything, ["state", "offset", "error", "settled_at"], batch_size=1000)
+        for state, status in ((Replay.State.REPUBLISHED, Status.REPUBLISHED), (Replay.State.FAILED, Status.FAILED)):
+            ids = [r.record_id for r in everything if r.state == state]
+            DeadLetterRecord.objects.filter(pk__in=ids, status=Status.PUBLISHING).update(status=status)

@@ -1,0 +1,101 @@
+"""What could go wrong if these dead letters were replayed now: shown before anything is sent.
+
+- Newer events of the same key already on the original partition: replaying an
+  older event after them applies it out of order (one bounded read per partition).
+- The same event id already republished: a second replay would apply it twice.
+- An earlier replay of the record came back into the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from deadletter.models import DeadLetterRecord
+from opsportal import kafka_client
+
+from .models import Replay
+from .scan import scan_partition
+
+
+@dataclass
+class Safety:
+    newer_same_key: int = 0
+    newer_is_lower_bound: bool = False  # the bounded read stopped before the partition's end
+    already_republished: bool = False
+    failed_again: bool = False
+    unreadable: str = ""
+
+    @property
+    def warnings(self) -> list[str]:
+        notes = []
+        if self.newer_same_key:
+            at_least = "at least " if self.newer_is_lower_bound else ""
+            notes.append(
+                f"{at_least}{self.newer_same_key} newer event(s) with this key already on the original partition"
+            )
+        elif self.newer_is_lower_bound:
+            notes.append("newer events of this key not fully checked (scan bound reached)")
+        if self.already_republished:
+            notes.append("this event id was already republished")
+        if self.failed_again:
+            notes.append("an earlier replay of it failed again")
+        if self.unreadable:
+            notes.append(f"original partition not readable: {self.unreadable}")
+        return notes
+
+
+@dataclass
+class SafetyReport:
+    by_record: dict[int, Safety] = field(default_factory=dict)
+
+    @property
+    def flagged(self) -> int:
+        return sum(1 for safety in self.by_record.values() if safety.warnings)
+
+
+def check(records: Sequence[DeadLetterRecord]) -> SafetyReport:
+    report = SafetyReport({record.pk: Safety() for record in records})
+    _newer_same_key(records, report)
+    republished_events = set(
+        Replay.objects.filter(
+            state=Replay.State.REPUBLISHED, record__event_id__in=[r.event_id for r in records if r.event_id]
+        ).values_list("record__event_id", flat=True)
+    )
+    returned = set(
+        DeadLetterRecord.objects.filter(
+            returned_replay_id__in=Replay.objects.filter(record__in=[r.pk for r in records]).values("replay_id")
+        ).values_list("returned_replay_id", flat=True)
+    )
+    returned_records = set(Replay.objects.filter(replay_id__in=returned).values_list("record_id", flat=True))
+    for record in records:
+        safety = report.by_record[record.pk]
+        safety.already_republished = bool(record.event_id) and record.event_id in republished_events
+        safety.failed_again = record.failed_again or record.pk in returned_records
+    return report
+
+
+def _newer_same_key(records: Sequence[DeadLetterRecord], report: SafetyReport) -> None:
+    """One bounded read per original partition, from the oldest record's offset."""
+    by_partition: dict[tuple[str, int], list[DeadLetterRecord]] = defaultdict(list)
+    for record in records:
+        if record.key is not None and record.original_topic and record.original_offset is not None:
+            by_partition[(record.original_topic, record.original_partition or 0)].append(record)
+    bound = getattr(settings, "REPUBLISH_SAFETY_SCAN_LIMIT", 10_000)
+    for (topic, partition), group in by_partition.items():
+        keys = {bytes(record.key) for record in group}
+        start = min(record.original_offset for record in group) + 1
+        try:
+            scan = scan_partition(topic, partition, start, lambda r, keys=keys: r.key in keys, max_records=bound)
+        except kafka_client.KafkaClientError as exc:
+            for record in group:
+                report.by_record[record.pk].unreadable = str(exc)
+            continue
+        for record in group:
+            safety = report.by_record[record.pk]
+            key = bytes(record.key)
+            safety.newer_same_key = sum(1 for m in scan.matches if m.key == key and m.offset > record.original_offset)
+            safety.newer_is_lower_bound = not scan.complete
