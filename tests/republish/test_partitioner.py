@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 from opsportal import kafka_client
 from republish.partitioner import partition_for_key
+
+from .conftest import wait_for_metadata
 
 HERE = Path(__file__).resolve().parent
 LIBS = HERE.parent.parent / "kafka" / "libs"
@@ -35,12 +36,9 @@ def test_the_producer_lands_keys_where_the_partitioner_predicts(make_topic, clus
     keys = [f"acc_{n}".encode() for n in range(50)]
     producer = kafka_client.producer(cluster)
 
-    for attempt in range(20):  # a fresh topic's metadata reaches the producer a moment later
-        try:
-            delivered = kafka_client.produce_records(producer, topic, [(k, b"{}", ()) for k in keys], cluster=cluster)
-            break
-        except kafka_client.KafkaClientError:
-            time.sleep(0.5)
+    wait_for_metadata(cluster, topic)
+
+    delivered = kafka_client.produce_records(producer, topic, [(k, b"{}", ()) for k in keys], cluster=cluster)
 
     assert [partition for partition, _offset in delivered] == [partition_for_key(k, 10) for k in keys]
     assert len({partition for partition, _ in delivered}) > 1
