@@ -1,0 +1,62 @@
+"""reset_offsets GROUP (--topic T[:P,...] | --all-topics) (--to-earliest | ... | --shift-by N) [--execute]
+
+A dry run unless --execute, like kafka-consumer-groups --reset-offsets.
+"""
+
+from __future__ import annotations
+
+import getpass
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from offsets import reset, service
+from offsets.models import OffsetReset
+from opsportal.kafka_client import KafkaClientError
+
+
+class Command(BaseCommand):
+    help = "Preview (default) or apply a consumer group offset reset, with Kafka's reset semantics."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("group")
+        scope = parser.add_mutually_exclusive_group(required=True)
+        scope.add_argument("--topic", action="append", metavar="T[:P,...]", help="repeatable")
+        scope.add_argument("--all-topics", action="store_true")
+        kind = parser.add_mutually_exclusive_group(required=True)
+        for flag in ("to-earliest", "to-latest", "to-current"):
+            kind.add_argument(f"--{flag}", dest="reset_type", action="store_const", const=flag)
+        for flag, metavar in (("to-datetime", "D"), ("by-duration", "P"), ("to-offset", "N"), ("shift-by", "N")):
+            kind.add_argument(f"--{flag}", dest=flag.replace("-", "_"), metavar=metavar)
+        parser.add_argument("--execute", action="store_true", help="apply; without it nothing changes")
+
+    def handle(self, *args, **options) -> None:
+        spec = self._spec(options)
+        try:
+            plan = reset.plan_reset(spec)
+        except (reset.ResetError, KafkaClientError) as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(plan.table())
+        if not options["execute"]:
+            self.stdout.write("Dry run: nothing changed. Add --execute to apply.")
+            return
+        row = service.submit(plan, None, requested_by_name=f"manage.py ({getpass.getuser()})")
+        self._report(row)
+
+    def _spec(self, options: dict) -> reset.ResetSpec:
+        reset_type, value = options.get("reset_type"), None
+        for flag in ("to_datetime", "by_duration", "to_offset", "shift_by"):
+            if options.get(flag) is not None:
+                reset_type, value = flag.replace("_", "-"), options[flag]
+        try:
+            scope = reset.Scope.parse(options["topic"] or [], options["all_topics"])
+            return reset.ResetSpec.build(options["group"], scope, reset_type, value)
+        except reset.ResetError as exc:
+            raise CommandError(str(exc)) from None
+
+    def _report(self, row: OffsetReset) -> None:
+        if row.status == OffsetReset.Status.PENDING:
+            self.stdout.write(f"Four-eyes approval is on: request #{row.pk} waits for approval in the admin.")
+        elif row.status == OffsetReset.Status.APPLIED:
+            self.stdout.write(self.style.SUCCESS(f"Applied (audit #{row.pk}): {row.detail}"))
+        else:
+            raise CommandError(f"{row.get_status_display()} (audit #{row.pk}): {row.detail}")
