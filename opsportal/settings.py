@@ -84,6 +84,15 @@ if KAFKA_SSL_CA_LOCATION and not Path(KAFKA_SSL_CA_LOCATION).is_file():
 # Seconds an admin request may take before the portal reports the cluster unreachable.
 KAFKA_REQUEST_TIMEOUT = _read("KAFKA_REQUEST_TIMEOUT", float, 10.0)
 
+# Acting on dead letters and offsets.
+OPSPORTAL_FOUR_EYES = _strict_bool("OPSPORTAL_FOUR_EYES", False)
+OPSPORTAL_FOUR_EYES_TOPICS = _read("OPSPORTAL_FOUR_EYES_TOPICS", list, ["billing.transaction.events"])
+REPUBLISH_DEFAULT_RATE_LIMIT = _read("REPUBLISH_DEFAULT_RATE_LIMIT", int, 500)
+REPUBLISH_SAFETY_SCAN_LIMIT = _read("REPUBLISH_SAFETY_SCAN_LIMIT", int, 10_000)
+REPUBLISH_RECONCILE_MAX_RECORDS = _read("REPUBLISH_RECONCILE_MAX_RECORDS", int, 1_000_000)
+# Longer than the republish producer's delivery timeout (30 s): younger replays may still land.
+REPUBLISH_RECONCILE_MIN_AGE = _read("REPUBLISH_RECONCILE_MIN_AGE", float, 60.0)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

@@ -20,9 +20,7 @@ CHUNK_SIZE = 1000
 
 def needs_approval(target_topics: set[str]) -> bool:
     """Four-eyes: republishing to these topics waits for a second operator."""
-    if not getattr(settings, "OPSPORTAL_FOUR_EYES", False):
-        return False
-    return bool(target_topics & set(getattr(settings, "OPSPORTAL_FOUR_EYES_TOPICS", ())))
+    return settings.OPSPORTAL_FOUR_EYES and bool(target_topics & set(settings.OPSPORTAL_FOUR_EYES_TOPICS))
 
 
 def create_job(

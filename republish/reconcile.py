@@ -19,21 +19,21 @@ from deadletter.models import DeadLetterRecord, Status
 
 from .headers import REPLAY_ID
 from .models import AuditEntry, Replay
-from .publish import DELIVERY_TIMEOUT, RepublishRefused
+from .publish import RepublishRefused
 from .scan import header_value, scan_partition
 
 
 def reconcile(replay: Replay, *, user) -> str:
     if replay.state != Replay.State.PUBLISHING:
         raise RepublishRefused(f"replay {replay.replay_id} is already {replay.get_state_display().lower()}")
-    min_age = getattr(settings, "REPUBLISH_RECONCILE_MIN_AGE", DELIVERY_TIMEOUT * 2)
+    min_age = settings.REPUBLISH_RECONCILE_MIN_AGE
     if replay.created_at > timezone.now() - timedelta(seconds=min_age):
         raise RepublishRefused(
             f"replay {replay.replay_id} started less than {min_age:.0f} s ago and may still be in flight; "
             "reconcile it after that"
         )
     wanted = str(replay.replay_id).encode()
-    bound = getattr(settings, "REPUBLISH_RECONCILE_MAX_RECORDS", 1_000_000)
+    bound = settings.REPUBLISH_RECONCILE_MAX_RECORDS
     scan = scan_partition(
         replay.target_topic,
         replay.target_partition,

@@ -84,7 +84,7 @@ def _newer_same_key(records: Sequence[DeadLetterRecord], report: SafetyReport) -
     for record in records:
         if record.key is not None and record.original_topic and record.original_offset is not None:
             by_partition[(record.original_topic, record.original_partition or 0)].append(record)
-    bound = getattr(settings, "REPUBLISH_SAFETY_SCAN_LIMIT", 10_000)
+    bound = settings.REPUBLISH_SAFETY_SCAN_LIMIT
     for (topic, partition), group in by_partition.items():
         keys = {bytes(record.key) for record in group}
         start = min(record.original_offset for record in group) + 1

@@ -37,7 +37,7 @@ def scan_partition(
     if start >= end:
         return ScanResult([], 0, True)
     stop = min(end, start + max_records)
-    consumer = kafka_client.consumer(f"opsportal-scan-{uuid.uuid4()}", enable_partition_eof=True)
+    consumer = kafka_client.consumer(f"opsportal-scan-{uuid.uuid4()}")
     matches, scanned, position = [], 0, start
     try:
         kafka_client.assign(consumer, {(topic, partition): start})

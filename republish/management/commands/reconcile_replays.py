@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from opsportal.kafka_client import KafkaClientError
+from republish.models import Replay
+from republish.publish import RepublishRefused
+from republish.reconcile import reconcile
+
+
+class Command(BaseCommand):
+    help = "Settle replays left in 'publishing' by a crash, by finding their replay id in the target partition."
+
+    def add_arguments(self, parser):
+        scope = parser.add_mutually_exclusive_group(required=True)
+        scope.add_argument("--replay", action="append", default=[], help="a replay id (repeatable)")
+        scope.add_argument("--all", action="store_true", help="every replay still publishing")
+        parser.add_argument("--user", default=None, help="username recorded in the audit (default: none)")
+
+    def handle(self, *args, replay: list[str], all: bool, user: str | None, **options):
+        actor = self._user(user)
+        replays = Replay.objects.filter(state=Replay.State.PUBLISHING)
+        if not all:
+            replays = replays.filter(replay_id__in=replay)
+        failures = 0
+        for item in replays.order_by("created_at"):
+            try:
+                self.stdout.write(reconcile(item, user=actor))
+            except (RepublishRefused, KafkaClientError) as exc:
+                failures += 1
+                self.stderr.write(f"{item.replay_id}: {exc}")
+        if failures:
+            raise CommandError(f"{failures} replay(s) could not be settled")
+
+    def _user(self, username: str | None):
+        if username is None:
+            return None
+        try:
+            return get_user_model().objects.get(username=username)
+        except get_user_model().DoesNotExist:
+            raise CommandError(f"no user {username!r}") from None
