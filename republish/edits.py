@@ -27,6 +27,15 @@ def is_json(value: bytes | None) -> bool:
     return True
 
 
+def pretty(value: bytes | None) -> str:
+    """The value as an operator edits it: indented JSON when it is JSON, else text."""
+    if value is None:
+        return ""
+    if is_json(value):
+        return json.dumps(json.loads(value), indent=2, ensure_ascii=False)
+    return value.decode("utf-8", "replace")
+
+
 def parse_headers(text: str) -> list[tuple[str, bytes | None]]:
     """Headers as a JSON list of [name, text-or-null] pairs, the form's format."""
     try:

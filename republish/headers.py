@@ -49,6 +49,11 @@ def is_dead_letter_header(name: str) -> bool:
     return name in DEAD_LETTER_NAMES or name.startswith(DEAD_LETTER_PREFIXES) or name in REPLAY_HEADERS
 
 
+def business_headers(headers: Headers) -> list[tuple[str, bytes | None]]:
+    """The record's own headers: what an edited republish starts from."""
+    return [(name, value) for name, value in headers if not is_dead_letter_header(name)]
+
+
 def previous_replay_count(headers: Headers) -> int:
     """How often this event was replayed before (a replay that failed again carries the count)."""
     for name, value in reversed(list(headers)):
@@ -63,8 +68,7 @@ def previous_replay_count(headers: Headers) -> int:
 def replay_headers(
     headers: Headers, *, replay_id: uuid.UUID, replayed_from: str, replayed_by: str
 ) -> list[tuple[str, bytes | None]]:
-    kept = [(name, value) for name, value in headers if not is_dead_letter_header(name)]
-    return kept + [
+    return business_headers(headers) + [
         (REPLAY_ID, str(replay_id).encode()),
         (REPLAYED_FROM, replayed_from.encode()),
         (REPLAY_COUNT, str(previous_replay_count(headers) + 1).encode()),

@@ -11,6 +11,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from deadletter.models import DeadLetterRecord
+from opsportal.kafka_client import KafkaClientError
 
 from .models import AuditEntry, ReplayJob
 from .publish import Edit, Outcome, RepublishRefused, republish, republish_producer
@@ -125,6 +126,6 @@ def _run_chunk(job: ReplayJob, chunk: list[int], edit: Edit | None, producer) ->
             job=job,
             producer=producer,
         )
-    except RepublishRefused as exc:
-        # Nothing of this chunk was claimed: the rows stay as they were, the job says why.
+    except (RepublishRefused, KafkaClientError) as exc:
+        # Raised before any row was claimed: the rows stay as they were, the job says why.
         return Outcome(skipped=len(chunk), errors=[str(exc)])

@@ -91,15 +91,20 @@ def target_partition(record: DeadLetterRecord, topic: str, partitions: int) -> i
 
 
 def check_replicas(topics: dict[str, kafka_client.TopicInfo], wanted: set[tuple[str, int]]) -> dict:
-    """Partitions acks=all cannot be written to now, with the reason: fail them before producing."""
-    configs = kafka_client.describe_topic_configs({topic for topic, _ in wanted})
+    """Partitions acks=all cannot be written to now, with the reason: fail them before producing.
+
+    A topic whose configs cannot be read right now is left to the produce itself,
+    which fails the same way, only after the delivery timeout.
+    """
+    configs, _unreadable = kafka_client.describe_topic_configs_each({topic for topic, _ in wanted})
     short = {}
     for topic, number in wanted:
         partition = topics[topic].partitions[number]
-        min_isr = int(configs[topic].get("min.insync.replicas", ("1", ""))[0] or 1)
         if partition.leader < 0:
             short[(topic, number)] = f"{topic}[{number}] has no leader: its brokers are down"
-        elif len(partition.isr) < min_isr:
+            continue
+        min_isr = int(configs.get(topic, {}).get("min.insync.replicas", ("1", ""))[0] or 1)
+        if len(partition.isr) < min_isr:
             short[(topic, number)] = (
                 f"not enough in-sync replicas for {topic}[{number}]: {len(partition.isr)} in sync, "
                 f"min.insync.replicas is {min_isr}. Bring the stopped brokers back, then retry."

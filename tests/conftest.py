@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -33,12 +34,29 @@ def topic_names(cluster):
     kafka_client.delete_topics(created, cluster)
 
 
+def wait_for_topic(cluster, name: str, partitions: int, timeout: float = 60.0) -> None:
+    """A new topic reaches every broker's metadata a moment after the controller creates it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        topic = kafka_client.list_topics(cluster).get(name)
+        if topic and len(topic.partitions) == partitions and all(p.leader >= 0 for p in topic.partitions):
+            return
+        assert time.monotonic() < deadline, f"topic {name} did not appear in the metadata in {timeout:.0f}s"
+        time.sleep(0.2)
+
+
 @pytest.fixture
 def make_topic(cluster, topic_names):
     def make(partitions: int = 1, replication_factor: int = 3, configs: dict | None = None, prefix="test") -> str:
         name = topic_names(prefix)
         spec = kafka_client.NewTopicSpec(name, partitions, replication_factor, configs or {})
         assert kafka_client.create_topics([spec], cluster) == {}
+        wait_for_topic(cluster, name, partitions)
         return name
 
     return make
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that stop brokers run last, so a slow recovery cannot disturb the others."""
+    items.sort(key=lambda item: item.get_closest_marker("cluster_changes") is not None)

@@ -1,0 +1,309 @@
+"""Republish, edited republish, discard and reconcile, as the dead-letter admin offers them.
+
+DeadLetterRecordAdmin mixes RepublishAdminMixin in. Every act follows
+django.contrib.admin's delete_selected: a confirmation page first, the act
+only on a POST carrying `post`, a 403 without the permission, and an audit
+entry (republish.AuditEntry) beside Django's LogEntry.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import ngettext
+
+from deadletter.models import DeadLetterRecord
+from opsportal.kafka_client import KafkaClientError
+
+from . import discard as discarding
+from . import edits, jobs, safety
+from .forms import BulkRepublishForm, DiscardForm, EditForm, TargetForm
+from .headers import business_headers
+from .models import Replay
+from .publish import REPUBLISHABLE, RepublishRefused, republish
+from .reconcile import reconcile
+
+SAFETY_PREVIEW = 1000  # records checked for replay safety on a bulk confirmation page
+
+PERMISSIONS = {
+    "republish": "republish.republish_record",
+    "edit_republish": "republish.edit_republish_record",
+    "bulk_republish": "republish.bulk_republish",
+    "discard": "republish.discard_record",
+}
+
+
+def require(request: HttpRequest, action: str) -> None:
+    if not request.user.has_perm(PERMISSIONS[action]):
+        raise PermissionDenied
+
+
+def targets_of(records, target_topic: str) -> Counter:
+    return Counter(target_topic or record.original_topic or "(no original topic)" for record in records)
+
+
+def queue_job(job) -> None:
+    from .tasks import run_replay_job
+
+    if job.state == job.State.QUEUED:
+        transaction.on_commit(lambda: run_replay_job.delay(job.pk))
+
+
+class RepublishAdminMixin:
+    """Adds the acts on dead letters to DeadLetterRecordAdmin."""
+
+    actions = ["republish_selected", "discard_selected"]
+    change_form_template = "admin/republish/record_change_form.html"
+
+    def has_bulk_republish_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(PERMISSIONS["bulk_republish"])
+
+    def has_discard_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(PERMISSIONS["discard"])
+
+    def response_action(self, request: HttpRequest, queryset):
+        # Django silently ignores an action the user may not run; an attempt at one is a 403 here.
+        name = request.POST.get("action")
+        known = {action_name for _func, action_name, _desc in self._get_base_actions()}
+        if name in known and name not in self.get_actions(request):
+            raise PermissionDenied
+        return super().response_action(request, queryset)
+
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}"
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/republish/", view(self.republish_view), name=f"{name}_republish"),
+            path("<int:pk>/republish-edited/", view(self.edited_republish_view), name=f"{name}_republish_edited"),
+            path("<int:pk>/discard/", view(self.discard_view), name=f"{name}_discard"),
+            path("<int:pk>/reconcile/", view(self.reconcile_view), name=f"{name}_reconcile"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        user = request.user
+        extra_context = {
+            **(extra_context or {}),
+            "can_republish": user.has_perm(PERMISSIONS["republish"]),
+            "can_edit_republish": user.has_perm(PERMISSIONS["edit_republish"]),
+            "can_discard": user.has_perm(PERMISSIONS["discard"]),
+            "replays": Replay.objects.filter(record_id=object_id).select_related("requested_by")[:20],
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    # --- shared pieces ---------------------------------------------------------------
+
+    def _page(self, request: HttpRequest, template: str, record=None, **context) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "record": record,
+            "title": context.pop("title", "Are you sure?"),
+            **context,
+        }
+        return TemplateResponse(request, f"admin/republish/{template}", context)
+
+    def _back(self, record: DeadLetterRecord) -> HttpResponseRedirect:
+        return HttpResponseRedirect(
+            reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[record.pk])
+        )
+
+    def _report(self, request: HttpRequest, outcome, records) -> None:
+        level = messages.SUCCESS if not (outcome.failed or outcome.uncertain) else messages.ERROR
+        self.message_user(request, outcome.summary(), level)
+        LogEntry.objects.log_actions(request.user.pk, records, CHANGE, change_message=f"Republish: {outcome.summary()}")
+
+    # --- one record --------------------------------------------------------------------
+
+    def republish_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        require(request, "republish")
+        record = get_object_or_404(DeadLetterRecord, pk=pk)
+        form = TargetForm(request.POST or None)
+        if request.method == "POST" and request.POST.get("post") and form.is_valid():
+            return self._republish_one(request, record, form.cleaned_data["target_topic"], edit=None)
+        return self._confirm_one(request, record, form, "confirm_republish.html", "Republish this dead letter?")
+
+    def _confirm_one(self, request, record, form, template: str, title: str, **context) -> TemplateResponse:
+        target = form.cleaned_data.get("target_topic", "") if form.is_bound and form.is_valid() else ""
+        checks = safety.check([record]).by_record[record.pk]
+        return self._page(
+            request,
+            template,
+            record,
+            title=title,
+            form=form,
+            safety=checks,
+            target=target or record.original_topic,
+            republishable=record.status in REPUBLISHABLE,
+            **context,
+        )
+
+    def _republish_one(self, request, record, target_topic: str, edit) -> HttpResponse:
+        target = target_topic or record.original_topic
+        if jobs.needs_approval({target}):
+            job = jobs.create_job(
+                [record.pk], user=request.user, target_topic=target_topic, edit=edit, awaiting_approval=True
+            )
+            self.message_user(
+                request,
+                f"Republish to {target} waits for a second operator's approval (job {job.pk}).",
+                messages.WARNING,
+            )
+            return self._back(record)
+        try:
+            outcome = republish([record], user=request.user, target_topic=target_topic or None, edit=edit)
+        except (RepublishRefused, KafkaClientError) as exc:
+            self.message_user(request, f"Nothing was republished: {exc}", messages.ERROR)
+            return self._back(record)
+        self._report(request, outcome, DeadLetterRecord.objects.filter(pk=record.pk))
+        return self._back(record)
+
+    def edited_republish_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        require(request, "edit_republish")
+        record = get_object_or_404(DeadLetterRecord, pk=pk)
+        original_value = None if record.value is None else bytes(record.value)
+        initial = {
+            "value": edits.pretty(original_value),
+            "headers": edits.headers_as_text(business_headers(record.raw_headers())),
+        }
+        form = EditForm(request.POST or None, initial=initial)
+        edit = None
+        if request.method == "POST" and form.is_valid():
+            try:
+                edit = edits.check_edit(
+                    original_value, record.raw_headers(), form.cleaned_data["value"], form.cleaned_data["headers"]
+                )
+            except edits.EditRejected as exc:
+                form.add_error(None, str(exc))
+        if edit is not None and request.POST.get("post"):
+            return self._republish_one(request, record, form.cleaned_data["target_topic"], edit)
+        return self._confirm_one(request, record, form, "edit_republish.html", "Republish an edited copy", edit=edit)
+
+    def discard_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        require(request, "discard")
+        record = get_object_or_404(DeadLetterRecord, pk=pk)
+        form = DiscardForm(request.POST or None)
+        if request.method == "POST" and request.POST.get("post") and form.is_valid():
+            count = discarding.discard([record.pk], user=request.user, reason=form.cleaned_data["reason"])
+            self.message_user(
+                request,
+                "Discarded; nothing was deleted from Kafka."
+                if count
+                else f"Not discarded: the record is {record.get_status_display().lower()}.",
+                messages.SUCCESS if count else messages.ERROR,
+            )
+            if count:
+                self.log_change(request, record, f"Discarded: {form.cleaned_data['reason']}")
+            return self._back(record)
+        return self._page(
+            request, "confirm_discard.html", record, title="Discard this dead letter?", form=form, records=[record]
+        )
+
+    def reconcile_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        require(request, "republish")
+        record = get_object_or_404(DeadLetterRecord, pk=pk)
+        replay = Replay.objects.filter(record=record, state=Replay.State.PUBLISHING).first()
+        if replay is None:
+            self.message_user(request, "No republish of this record is waiting to be reconciled.", messages.ERROR)
+            return self._back(record)
+        if request.method == "POST" and request.POST.get("post"):
+            try:
+                self.message_user(request, reconcile(replay, user=request.user), messages.SUCCESS)
+                self.log_change(request, record, f"Reconciled replay {replay.replay_id}")
+            except (RepublishRefused, KafkaClientError) as exc:
+                self.message_user(request, f"Not settled: {exc}", messages.ERROR)
+            return self._back(record)
+        return self._page(request, "confirm_reconcile.html", record, title="Reconcile this republish?", replay=replay)
+
+    # --- bulk actions ---------------------------------------------------------------------
+
+    @admin.action(description="Republish selected dead letters…", permissions=["bulk_republish"])
+    def republish_selected(self, request: HttpRequest, queryset):
+        form = BulkRepublishForm(request.POST if request.POST.get("post") else None)
+        if request.POST.get("post") and form.is_valid():
+            return self._start_bulk(request, queryset, form.cleaned_data)
+        target = request.POST.get("target_topic", "")
+        sample = list(queryset.order_by("pk")[:SAFETY_PREVIEW])
+        total = queryset.count()
+        per_topic = (
+            Counter({target: total})
+            if target
+            else Counter(dict(queryset.order_by().values_list("original_topic").annotate(n=Count("id"))))
+        )
+        report = safety.check(sample)
+        flagged = [(record, report.by_record[record.pk]) for record in sample if report.by_record[record.pk].warnings]
+        return self._page(
+            request,
+            "confirm_bulk.html",
+            title="Republish these dead letters?",
+            form=form,
+            total=total,
+            per_topic=sorted(per_topic.items()),
+            checked=len(sample),
+            flagged=flagged,
+            not_republishable=queryset.exclude(status__in=REPUBLISHABLE).count(),
+            selected=request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            select_across=request.POST.get("select_across", "0"),
+            four_eyes=jobs.needs_approval(set(per_topic)),
+        )
+
+    def _start_bulk(self, request: HttpRequest, queryset, data: dict):
+        ids = list(queryset.filter(status__in=REPUBLISHABLE).order_by("pk").values_list("pk", flat=True))
+        if not ids:
+            self.message_user(request, "None of the selected dead letters can be republished.", messages.ERROR)
+            return None
+        target = data["target_topic"]
+        topics = {target} if target else set(queryset.values_list("original_topic", flat=True).distinct())
+        job = jobs.create_job(
+            ids,
+            user=request.user,
+            target_topic=target,
+            rate_limit=data["rate_limit"],
+            awaiting_approval=jobs.needs_approval(topics),
+        )
+        queue_job(job)
+        url = reverse("admin:republish_replayjob_change", args=[job.pk])
+        waiting = " It waits for a second operator's approval." if job.state == job.State.AWAITING_APPROVAL else ""
+        self.message_user(
+            request,
+            format_html(
+                'Republish job <a href="{}">{}</a> created for {} record(s).{}', url, job.pk, len(ids), waiting
+            ),
+            messages.SUCCESS,
+        )
+        return None
+
+    @admin.action(description="Discard selected dead letters…", permissions=["discard"])
+    def discard_selected(self, request: HttpRequest, queryset):
+        form = DiscardForm(request.POST if request.POST.get("post") else None)
+        if request.POST.get("post") and form.is_valid():
+            ids = list(queryset.values_list("pk", flat=True))
+            count = discarding.discard(ids, user=request.user, reason=form.cleaned_data["reason"])
+            self.message_user(
+                request,
+                ngettext("%d dead letter discarded.", "%d dead letters discarded.", count) % count
+                + (f" {len(ids) - count} skipped (already acted on)." if count < len(ids) else ""),
+                messages.SUCCESS if count == len(ids) else messages.WARNING,
+            )
+            return None
+        return self._page(
+            request,
+            "confirm_discard.html",
+            title="Discard these dead letters?",
+            form=form,
+            records=list(queryset[:100]),
+            total=queryset.count(),
+            selected=request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            select_across=request.POST.get("select_across", "0"),
+            action="discard_selected",
+        )

@@ -1,0 +1,145 @@
+"""Republish jobs with their progress, attempts awaiting reconcile, and the audit trail: all read-only."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.utils.translation import ngettext
+
+from opsportal.kafka_client import KafkaClientError
+
+from . import jobs
+from .actions import PERMISSIONS, queue_job
+from .models import AuditEntry, Replay, ReplayJob
+from .publish import RepublishRefused
+from .reconcile import reconcile
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(ReplayJob)
+class ReplayJobAdmin(ReadOnlyAdmin):
+    list_display = (
+        "pk",
+        "state",
+        "progress",
+        "done",
+        "failed",
+        "skipped",
+        "total",
+        "target_topic",
+        "rate_limit",
+        "requested_by",
+        "approved_by",
+        "created_at",
+        "finished_at",
+    )
+    list_filter = ("state",)
+    list_select_related = ("requested_by", "approved_by")
+    readonly_fields = (
+        "state",
+        "total",
+        "done",
+        "failed",
+        "skipped",
+        "last_error",
+        "target_topic",
+        "rate_limit",
+        "requested_by",
+        "approved_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "edit_diff",
+    )
+    exclude = ("record_ids", "edit")
+    actions = ["approve_jobs"]
+
+    @admin.display(description="Progress")
+    def progress(self, job: ReplayJob) -> str:
+        settled = job.done + job.failed + job.skipped
+        return f"{settled}/{job.total} ({100 * settled // job.total if job.total else 100}%)"
+
+    @admin.display(description="Edit")
+    def edit_diff(self, job: ReplayJob) -> str:
+        return job.edit.get("diff", "–") if job.edit else "–"
+
+    def has_approve_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(PERMISSIONS["bulk_republish"]) or request.user.has_perm(PERMISSIONS["republish"])
+
+    @admin.action(description="Approve selected republish jobs (four-eyes)", permissions=["approve"])
+    def approve_jobs(self, request: HttpRequest, queryset) -> None:
+        approved, refusals = 0, []
+        for job in queryset.filter(state=ReplayJob.State.AWAITING_APPROVAL):
+            try:
+                jobs.approve(job, user=request.user)
+            except RepublishRefused as exc:
+                refusals.append(str(exc))
+                continue
+            job.refresh_from_db()
+            queue_job(job)
+            approved += 1
+        if approved:
+            self.message_user(
+                request, ngettext("%d job approved and queued.", "%d jobs approved and queued.", approved) % approved
+            )
+        for refusal in dict.fromkeys(refusals):
+            self.message_user(request, refusal, messages.ERROR)
+
+
+@admin.register(Replay)
+class ReplayAdmin(ReadOnlyAdmin):
+    list_display = (
+        "replay_id",
+        "state",
+        "record",
+        "target_topic",
+        "target_partition",
+        "offset",
+        "edited",
+        "requested_by",
+        "created_at",
+        "error",
+    )
+    list_filter = ("state", "edited", "target_topic")
+    search_fields = ("=replay_id",)
+    list_select_related = ("record", "requested_by")
+    readonly_fields = [field.name for field in Replay._meta.fields if field.name != "value"]
+    show_full_result_count = False
+    actions = ["reconcile_replays"]
+
+    def has_reconcile_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(PERMISSIONS["republish"])
+
+    @admin.action(description="Reconcile selected replays left publishing", permissions=["reconcile"])
+    def reconcile_replays(self, request: HttpRequest, queryset) -> None:
+        if not self.has_reconcile_permission(request):
+            raise PermissionDenied
+        for replay in queryset.filter(state=Replay.State.PUBLISHING)[:100]:
+            try:
+                self.message_user(request, reconcile(replay, user=request.user))
+            except (RepublishRefused, KafkaClientError) as exc:
+                self.message_user(request, f"{replay.replay_id}: {exc}", messages.ERROR)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ("at", "user", "action", "record_count", "target_topic", "outcome")
+    list_filter = ("action",)
+    list_select_related = ("user",)
+    date_hierarchy = "at"
+    readonly_fields = ("at", "user", "action", "record_ids", "target_topic", "replay_ids", "outcome", "details")
+
+    @admin.display(description="Records")
+    def record_count(self, entry: AuditEntry) -> int:
+        return len(entry.record_ids)

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+
+ORIGINAL = ""
+
+
+def target_topic_choices() -> list[tuple[str, str]]:
+    """The mirrored topics (live metadata until the first sync has run)."""
+    from topics.models import Topic
+
+    names = list(
+        Topic.objects.filter(vanished_at__isnull=True, is_internal=False)
+        .order_by("name")
+        .values_list("name", flat=True)
+    )
+    if not names:
+        from opsportal import kafka_client
+
+        names = sorted(name for name, topic in kafka_client.list_topics().items() if not topic.is_internal)
+    return [(ORIGINAL, "each record's original topic"), *((name, name) for name in names)]
+
+
+class TargetForm(forms.Form):
+    target_topic = forms.ChoiceField(required=False, label="Republish to")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["target_topic"].choices = target_topic_choices()
+
+
+class BulkRepublishForm(TargetForm):
+    rate_limit = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=1_000_000,
+        label="Rate limit (records per second)",
+        help_text="Keeps a large replay from flooding the billing consumers. Blank: no limit.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["rate_limit"].initial = settings.REPUBLISH_DEFAULT_RATE_LIMIT
+
+
+class EditForm(TargetForm):
+    value = forms.CharField(widget=forms.Textarea(attrs={"rows": 18, "cols": 100}), required=False, strip=False)
+    headers = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 100}),
+        required=False,
+        help_text="A JSON list of [name, value] pairs; dead-letter headers are dropped, replay headers added.",
+    )
+
+
+class DiscardForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 80}), max_length=2000, strip=True)

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from django.contrib.auth.models import User
+
+from deadletter.models import DeadLetterRecord, Status
+from opsportal import kafka_client
+from republish import jobs, safety
+from republish.models import ReplayJob
+from republish.publish import RepublishRefused, republish
+from republish.tasks import run_replay_job
+
+from .conftest import billing_event, read_partition, wait_for_metadata
+
+pytestmark = pytest.mark.django_db
+
+BULK = 10_000
+
+
+def stored_rows(count: int, original_topic: str) -> list[int]:
+    """Dead-letter rows as the drain stores them (the drain has its own tests)."""
+    rows = [
+        DeadLetterRecord(
+            dlq_topic="test.bulk-dlq",
+            partition=0,
+            offset=n,
+            key=f"acc_{n % 500}".encode(),
+            value=billing_event(f"acc_{n % 500}", event_id=f"evt-{n}"),
+            key_size=8,
+            value_size=100,
+            headers=[["x-error-type", "RXJy"]],
+            original_topic=original_topic,
+            original_partition=0,
+            original_offset=n,
+            event_id=f"evt-{n}",
+        )
+        for n in range(count)
+    ]
+    DeadLetterRecord.objects.bulk_create(rows, batch_size=2000)
+    return list(DeadLetterRecord.objects.filter(dlq_topic="test.bulk-dlq").order_by("pk").values_list("pk", flat=True))
+
+
+def test_a_bulk_republish_of_ten_thousand_rows_lands_each_once_with_progress(make_topic, cluster, operator):
+    target = make_topic(partitions=3, prefix="test.bulk-target")
+    wait_for_metadata(cluster, target)
+    ids = stored_rows(BULK, original_topic="billing.nowhere")
+    job = jobs.create_job(ids, user=operator, target_topic=target)
+
+    result = run_replay_job.apply(args=[job.pk]).get()
+
+    job.refresh_from_db()
+    assert (job.state, job.done, job.failed, job.skipped, job.total) == ("finished", BULK, 0, 0, BULK)
+    assert "10000 republished" in result
+    origins = Counter(
+        dict(record.headers)["x-replayed-from"] for p in range(3) for record in read_partition(cluster, target, p)
+    )
+    assert len(origins) == BULK and set(origins.values()) == {1}
+    assert DeadLetterRecord.objects.filter(pk__in=ids, status=Status.REPUBLISHED).count() == BULK
+
+
+def test_a_job_runs_once_even_if_its_task_is_delivered_twice(make_topic, cluster, operator):
+    target = make_topic(partitions=1, prefix="test.bulk-target")
+    wait_for_metadata(cluster, target)
+    job = jobs.create_job(stored_rows(5, "billing.nowhere"), user=operator, target_topic=target)
+
+    run_replay_job.apply(args=[job.pk])
+    run_replay_job.apply(args=[job.pk])
+
+    assert len(read_partition(cluster, target, 0)) == 5
+
+
+def test_four_eyes_holds_a_transaction_republish_until_a_second_operator_approves(
+    make_topic, cluster, operator, settings
+):
+    target = make_topic(partitions=1, prefix="test.four-eyes")
+    wait_for_metadata(cluster, target)
+    settings.OPSPORTAL_FOUR_EYES, settings.OPSPORTAL_FOUR_EYES_TOPICS = True, [target]
+    assert jobs.needs_approval({target}) and not jobs.needs_approval({"billing.saga.events"})
+    job = jobs.create_job(stored_rows(3, target), user=operator, target_topic=target, awaiting_approval=True)
+
+    run_replay_job.apply(args=[job.pk])
+    with pytest.raises(RepublishRefused, match="second operator"):
+        jobs.approve(job, user=operator)
+    assert read_partition(cluster, target, 0) == []
+
+    second = User.objects.create_user("second-operator")
+    jobs.approve(job, user=second)
+    run_replay_job.apply(args=[job.pk])
+
+    job.refresh_from_db()
+    assert (job.state, job.done, job.approved_by) == ("finished", 3, second)
+    assert len(read_partition(cluster, target, 0)) == 3
+
+
+def test_the_rate_limit_spaces_the_job_out(make_topic, cluster, operator):
+    target = make_topic(partitions=1, prefix="test.rate")
+    wait_for_metadata(cluster, target)
+    job = jobs.create_job(stored_rows(40, "billing.nowhere"), user=operator, target_topic=target, rate_limit=20)
+
+    run_replay_job.apply(args=[job.pk])
+
+    job.refresh_from_db()
+    elapsed = (job.finished_at - job.started_at).total_seconds()
+    assert job.done == 40 and elapsed >= 1.5  # 40 records at 20/s: two chunks, one wait between
+
+
+def test_safety_flags_newer_events_of_the_key_a_republished_event_id_and_a_returned_replay(
+    dead_letters, operator, cluster, original_topic
+):
+    producer = kafka_client.producer(cluster)
+    first, unrelated = dead_letters(
+        [(b"acc_s", billing_event("acc_s", event_id="evt-s")), (b"acc_t", billing_event("acc_t"))]
+    )
+    kafka_client.produce_records(producer, original_topic, [(b"acc_s", b"{}", ())] * 3, cluster=cluster)
+
+    report = safety.check([first, unrelated])
+
+    assert report.by_record[first.pk].newer_same_key == 3
+    assert report.by_record[unrelated.pk].warnings == []
+    republish([first], user=operator)
+    (twin,) = dead_letters([(b"acc_s", billing_event("acc_s", event_id="evt-s"))])
+    first.refresh_from_db()
+    DeadLetterRecord.objects.filter(pk=twin.pk).update(returned_replay_id=first.replay_id)
+
+    again = safety.check([first, twin]).by_record
+
+    assert again[twin.pk].already_republished
+    assert again[first.pk].failed_again
+    assert "an earlier replay of it failed again" in again[first.pk].warnings
+
+
+def test_a_bounded_scan_says_at_least(dead_letters, cluster, original_topic, settings):
+    settings.REPUBLISH_SAFETY_SCAN_LIMIT = 2
+    (row,) = dead_letters([(b"acc_b", billing_event("acc_b"))])
+    producer = kafka_client.producer(cluster)
+    kafka_client.produce_records(producer, original_topic, [(b"acc_b", b"{}", ())] * 5, cluster=cluster)
+
+    checks = safety.check([row]).by_record[row.pk]
+
+    assert checks.newer_is_lower_bound and checks.newer_same_key == 2
+    assert checks.warnings[0].startswith("at least 2 newer")
+
+
+def test_a_job_is_not_approvable_twice(operator):
+    job = ReplayJob.objects.create(record_ids=[1], total=1, requested_by=operator, state=ReplayJob.State.QUEUED)
+    with pytest.raises(RepublishRefused, match="not awaiting approval"):
+        jobs.approve(job, user=User.objects.create_user("other"))

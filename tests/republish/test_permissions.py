@@ -1,0 +1,88 @@
+"""Viewer, operator and superuser × every act: allowed, or 403 with nothing changed."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from deadletter.models import Status
+from republish.models import AuditEntry, Replay
+
+from .conftest import billing_event
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "admin:deadletter_deadletterrecord_changelist"
+
+
+def post_act(client: Client, act: str, pk: int):
+    if act == "republish":
+        return client.post(reverse("admin:deadletter_deadletterrecord_republish", args=[pk]), {"post": "yes"})
+    if act == "edited_republish":
+        return client.post(
+            reverse("admin:deadletter_deadletterrecord_republish_edited", args=[pk]),
+            {"post": "yes", "value": '{"edited": true}', "headers": "[]"},
+        )
+    if act == "discard":
+        return client.post(
+            reverse("admin:deadletter_deadletterrecord_discard", args=[pk]), {"post": "yes", "reason": "duplicate"}
+        )
+    return client.post(
+        reverse(CHANGELIST),
+        {"action": "republish_selected", "_selected_action": [pk], "post": "yes", "rate_limit": ""},
+    )
+
+
+@pytest.fixture
+def superuser(db) -> User:
+    return User.objects.create_superuser("sue-super", "sue@example.com", "pw-super-123")
+
+
+@pytest.mark.parametrize("act", ["republish", "edited_republish", "discard", "bulk_republish"])
+@pytest.mark.parametrize("who", ["viewer", "operator", "superuser"])
+def test_the_permission_matrix(who, act, request, dead_letters, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # a bulk job runs inside the request here
+    (row,) = dead_letters([(b"acc_perm", billing_event("acc_perm"))])
+    client = Client()
+    client.force_login(request.getfixturevalue(who))
+
+    response = post_act(client, act, row.pk)
+
+    row.refresh_from_db()
+    if who == "viewer":
+        assert response.status_code == 403
+        assert row.status == Status.NEW
+        assert not Replay.objects.exists() and not AuditEntry.objects.exists()
+    else:
+        assert response.status_code == 302, response.content[:500]
+        expected = Status.DISCARDED if act == "discard" else Status.REPUBLISHED
+        assert row.status == expected
+        assert AuditEntry.objects.filter(user__username=request.getfixturevalue(who).username).exists()
+
+
+def test_a_viewer_sees_the_record_without_any_act(dead_letters, viewer):
+    (row,) = dead_letters([(b"acc_v", billing_event("acc_v"))])
+    client = Client()
+    client.force_login(viewer)
+
+    page = client.get(reverse("admin:deadletter_deadletterrecord_change", args=[row.pk]))
+    changelist = client.get(reverse(CHANGELIST))
+
+    assert page.status_code == 200 and changelist.status_code == 200
+    assert b"republish-button" not in page.content and b"discard-button" not in page.content
+    assert b"republish_selected" not in changelist.content and b"discard_selected" not in changelist.content
+
+
+def test_an_operator_sees_every_act(dead_letters, operator):
+    (row,) = dead_letters([(b"acc_o", billing_event("acc_o"))])
+    client = Client()
+    client.force_login(operator)
+
+    page = client.get(reverse("admin:deadletter_deadletterrecord_change", args=[row.pk]))
+    changelist = client.get(reverse(CHANGELIST))
+
+    for button in (b"republish-button", b"edit-republish-button", b"discard-button"):
+        assert button in page.content
+    assert b"republish_selected" in changelist.content and b"discard_selected" in changelist.content
