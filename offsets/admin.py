@@ -127,7 +127,8 @@ class OffsetResetAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if request.method == "POST" and request.POST.get("post"):
             return self._confirm(request)
-        form = ResetForm(request.POST or None)
+        # GET parameters prefill the form, so a consumer group page can link here with its group id.
+        form = ResetForm(request.POST) if request.method == "POST" else ResetForm(initial=request.GET.dict())
         plan = self._preview(request, form) if request.method == "POST" and form.is_valid() else None
         if plan is not None:
             return self._render(
@@ -142,11 +143,9 @@ class OffsetResetAdmin(admin.ModelAdmin):
     def _preview(self, request: HttpRequest, form: ResetForm) -> reset.ResetPlan | None:
         try:
             return reset.plan_reset(form.cleaned_data["spec"])
-        except reset.GroupNotResettable as exc:
-            form.add_error(None, str(exc))
         except (reset.ResetError, KafkaClientError) as exc:
-            form.add_error(None, str(exc))
-        return None
+            form.add_error(None, str(exc))  # includes a busy group's state and members
+            return None
 
     def _confirm(self, request: HttpRequest) -> HttpResponse:
         if not self._can_reset(request):

@@ -82,7 +82,7 @@ class OffsetReset(models.Model):
         self.applied_at = timezone.now()
         self.save()
 
-    def record_refusal(self, reason: str) -> None:
-        self.status = self.Status.REFUSED
+    def record_refusal(self, reason: str, status: str = Status.REFUSED) -> None:
+        self.status = status
         self.detail = reason
         self.save()

@@ -240,8 +240,8 @@ class ResetPlan:
             TopicScope(t["topic"], None if t["partitions"] is None else tuple(t["partitions"]))
             for t in data["scope"]["topics"]
         )
-        spec = ResetSpec(data["group_id"], Scope(data["scope"]["all_topics"], topics), ResetType(data["reset_type"]))
-        spec = ResetSpec(spec.group_id, spec.scope, spec.reset_type, data["value"])
+        scope = Scope(data["scope"]["all_topics"], topics)
+        spec = ResetSpec(data["group_id"], scope, ResetType(data["reset_type"]), data["value"])
         partitions = tuple(PartitionPlan(**p) for p in data["partitions"])
         return cls(spec, partitions, data.get("group_state", ""))
 

@@ -49,8 +49,15 @@ def approve(row: OffsetReset, approver, cluster: ClusterSettings | None = None) 
 def execute(row: OffsetReset, cluster: ClusterSettings | None = None) -> OffsetReset:
     try:
         result = reset.apply_plan(row.reset_plan(), cluster)
-    except (reset.ResetError, KafkaClientError) as exc:
+    except reset.ResetError as exc:
         row.record_refusal(str(exc))
+        return row
+    except KafkaClientError as exc:
+        # The request may have reached the broker before the error: say so rather than claim nothing changed.
+        row.record_refusal(
+            f"Kafka error, the reset may or may not have been applied; check the committed offsets: {exc}",
+            status=OffsetReset.Status.FAILED,
+        )
         return row
     row.record_result(result)
     return row
