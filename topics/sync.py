@@ -99,8 +99,8 @@ def read_cluster(cluster: kafka_client.ClusterSettings | None = None) -> Cluster
     brokers = _describe_brokers(cluster)
     configs, config_failures = kafka_client.describe_topic_configs_each(topics, cluster, admin=admin)
     positions = [(topic.name, p.number) for topic in topics.values() for p in topic.partitions]
-    earliest, earliest_failures = kafka_client.list_offsets(positions, "earliest", cluster, admin=admin)
-    latest, latest_failures = kafka_client.list_offsets(positions, "latest", cluster, admin=admin)
+    offsets = kafka_client.list_offsets_batched(positions, ("earliest", "latest"), cluster, admin=admin)
+    (earliest, earliest_failures), (latest, latest_failures) = offsets["earliest"], offsets["latest"]
     group_ids = kafka_client.list_group_ids(cluster, admin=admin)
     groups, describe_failures = kafka_client.describe_groups(group_ids, cluster, admin=admin)
     committed, committed_failures = kafka_client.committed_offsets(group_ids, cluster, admin=admin)
