@@ -28,7 +28,11 @@ def many_topics(topic_names, cluster):
         specs = [kafka_client.NewTopicSpec(name, 1, 1, {}) for name in names]
         assert kafka_client.create_topics(specs, cluster) == {}
         wait_for(lambda: all(topic_ready(name, 1, cluster) for name in names[-1:]), what="topics ready")
-        wait_for(lambda: set(names) <= set(kafka_client.list_topics(cluster)), what="all topics listed")
+        # Each call asks a random broker; all of them must know the new topics before a sync.
+        wait_for(
+            lambda: all(set(names) <= set(kafka_client.list_topics(cluster)) for _ in range(3)),
+            what="all topics listed",
+        )
         return names
 
     return make
