@@ -14,9 +14,9 @@ from deadletter.models import DeadLetterRecord
 from opsportal.kafka_client import KafkaClientError
 
 from .models import AuditEntry, ReplayJob
-from .publish import Edit, Outcome, RepublishRefused, republish, republish_producer
+from .publish import Edit, Outcome, RepublishRefused, Targets, republish, republish_producer
 
-CHUNK_SIZE = 1000
+CHUNK_SIZE = 2000
 
 
 def needs_approval(target_topics: set[str]) -> bool:
@@ -97,10 +97,17 @@ def run_job(job_id: int) -> Outcome:
     job = ReplayJob.objects.select_related("requested_by").get(pk=job_id)
     edit = _decode_edit(job.edit)
     producer = republish_producer()
+    try:
+        targets = Targets()
+    except KafkaClientError as exc:
+        ReplayJob.objects.filter(pk=job.pk).update(
+            state=ReplayJob.State.FINISHED, finished_at=timezone.now(), skipped=job.total, last_error=str(exc)
+        )
+        return Outcome(skipped=job.total, errors=[str(exc)])
     size = min(CHUNK_SIZE, job.rate_limit or CHUNK_SIZE)
     started, sent = time.monotonic(), 0
     for chunk in chunks(job.record_ids, size):
-        outcome = _run_chunk(job, chunk, edit, producer)
+        outcome = _run_chunk(job, chunk, edit, producer, targets)
         total.add(outcome)
         ReplayJob.objects.filter(pk=job.pk).update(
             done=F("done") + outcome.republished,
@@ -115,7 +122,7 @@ def run_job(job_id: int) -> Outcome:
     return total
 
 
-def _run_chunk(job: ReplayJob, chunk: list[int], edit: Edit | None, producer) -> Outcome:
+def _run_chunk(job: ReplayJob, chunk: list[int], edit: Edit | None, producer, targets: Targets) -> Outcome:
     records = list(DeadLetterRecord.objects.filter(pk__in=chunk).order_by("pk"))
     try:
         return republish(
@@ -125,6 +132,7 @@ def _run_chunk(job: ReplayJob, chunk: list[int], edit: Edit | None, producer) ->
             edit=edit,
             job=job,
             producer=producer,
+            targets=targets,
         )
     except (RepublishRefused, KafkaClientError) as exc:
         # Raised before any row was claimed: the rows stay as they were, the job says why.

@@ -31,8 +31,9 @@ class Replay(models.Model):
     start_offset = models.BigIntegerField()
     offset = models.BigIntegerField(null=True, blank=True)
     edited = models.BooleanField(default=False)
+    # Only for an edited republish: what was sent instead of the record's own value and headers.
     value = models.BinaryField(null=True, help_text="The value produced, when it was edited.")
-    headers = models.JSONField(default=list, help_text="The headers produced: [[name, base64 or null], ...].")
+    edited_headers = models.JSONField(default=list, blank=True, help_text="[[name, base64 or null], ...]")
     error = models.TextField(blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

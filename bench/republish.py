@@ -1,0 +1,130 @@
+"""Benchmark: bulk republish vs the raw idempotent acks=all producer (issue 5).
+
+    DATABASE_URL=postgres://... DEBUG=1 .venv/bin/python bench/republish.py [--records 100000]
+
+Stores N dead letters of about 1 KiB, then in one run measures
+1. the raw producer: the same records through an idempotent acks=all producer, no database;
+2. the republish job: claim, produce and settle every row, no rate limit.
+It prints both rates and their ratio against the targets (ratio >= 0.5, >= 20,000 records/s),
+and removes its topics and rows afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsportal.settings")
+os.environ.setdefault("DEBUG", "1")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth.models import User  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from deadletter.models import DeadLetterRecord  # noqa: E402
+from opsportal import kafka_client  # noqa: E402
+from republish import jobs  # noqa: E402
+from republish.headers import replay_headers  # noqa: E402
+from republish.models import AuditEntry, Replay, ReplayJob  # noqa: E402
+from republish.publish import republish_producer  # noqa: E402
+
+PARTITIONS = 10
+PADDING = "x" * 850  # brings a billing event to about 1 KiB
+
+
+def event(n: int) -> bytes:
+    return (
+        f'{{"eventId":"evt-{n}","eventType":"TransactionCompleted","aggregateId":"acc_{n % 5000}",'
+        f'"payload":{{"amount":"100.00","currency":"USD","note":"{PADDING}"}}}}'
+    ).encode()
+
+
+def store_rows(dlq_topic: str, original_topic: str, count: int) -> list[int]:
+    headers = [["x-original-topic", "YmlsbGluZw=="], ["x-error-type", "SW5zdWZmaWNpZW50RnVuZHNFcnJvcg=="]]
+    for start in range(0, count, 10_000):
+        DeadLetterRecord.objects.bulk_create(
+            [
+                DeadLetterRecord(
+                    dlq_topic=dlq_topic,
+                    partition=0,
+                    offset=n,
+                    key=f"acc_{n % 5000}".encode(),
+                    value=event(n),
+                    key_size=8,
+                    value_size=1024,
+                    headers=headers,
+                    original_topic=original_topic,
+                    original_partition=0,
+                    original_offset=n,
+                    event_id=f"evt-{n}",
+                )
+                for n in range(start, min(count, start + 10_000))
+            ],
+            batch_size=2000,
+        )
+    return list(DeadLetterRecord.objects.filter(dlq_topic=dlq_topic).order_by("pk").values_list("pk", flat=True))
+
+
+def raw_produce(topic: str, count: int) -> float:
+    producer = republish_producer()
+    outgoing = (
+        kafka_client.OutgoingRecord(
+            topic,
+            f"acc_{n % 5000}".encode(),
+            event(n),
+            replay_headers([], replay_id=uuid.uuid4(), replayed_from=f"bench/0/{n}", replayed_by="bench"),
+        )
+        for n in range(count)
+    )
+    started = time.perf_counter()
+    deliveries = kafka_client.produce_each(producer, outgoing)
+    elapsed = time.perf_counter() - started
+    assert all(d.error is None for d in deliveries), "raw produce had failures"
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=100_000)
+    count = parser.parse_args().records
+    tag = uuid.uuid4().hex[:8]
+    raw_topic, target_topic, dlq_topic = f"bench.raw.{tag}", f"bench.republish.{tag}", f"bench.dlq.{tag}"
+    specs = [kafka_client.NewTopicSpec(t, PARTITIONS, 3, {}) for t in (raw_topic, target_topic)]
+    assert kafka_client.create_topics(specs) == {}
+    while not {raw_topic, target_topic} <= set(kafka_client.list_topics()):
+        time.sleep(0.2)
+    user, _ = User.objects.get_or_create(username="bench")
+    print(f"database: {connection.vendor}; records: {count:,} of ~1 KiB; target partitions: {PARTITIONS}")
+    try:
+        ids = store_rows(dlq_topic, target_topic, count)
+        raw_seconds = raw_produce(raw_topic, count)
+        job = jobs.create_job(ids, user=user, target_topic=target_topic)
+        started = time.perf_counter()
+        outcome = jobs.run_job(job.pk)
+        republish_seconds = time.perf_counter() - started
+        job.refresh_from_db()
+        assert job.done == count, f"job settled {job.done} of {count}: {outcome.summary()}"
+        raw_rate, republish_rate = count / raw_seconds, count / republish_seconds
+        ratio = republish_rate / raw_rate
+        print(f"raw idempotent acks=all producer: {raw_rate:>10,.0f} records/s ({raw_seconds:.2f} s)")
+        print(f"republish job incl. row updates:  {republish_rate:>10,.0f} records/s ({republish_seconds:.2f} s)")
+        print(f"ratio republish / raw: {ratio:.2f} (target >= 0.5: {'met' if ratio >= 0.5 else 'NOT met'})")
+        print(f"republish rate target >= 20,000 records/s: {'met' if republish_rate >= 20_000 else 'NOT met'}")
+    finally:
+        Replay.objects.filter(record__dlq_topic=dlq_topic).delete()
+        ReplayJob.objects.filter(requested_by=user).delete()
+        AuditEntry.objects.filter(user=user).delete()
+        DeadLetterRecord.objects.filter(dlq_topic=dlq_topic).delete()
+        kafka_client.delete_topics([raw_topic, target_topic])
+
+
+if __name__ == "__main__":
+    main()
