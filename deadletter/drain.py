@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from django.conf import settings
 from django.db import connections, router, transaction
@@ -27,12 +28,11 @@ from opsportal import kafka_client
 from topics.spec import DEAD_LETTER_TOPIC
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DEFAULT_GROUP_ID = "opsportal-deadletter-drain"
 # Big enough to amortise the commits, small enough that memory stays flat (~1 KiB records).
 DEFAULT_BATCH_SIZE = 2000
-# A new member of a group waits for the broker's rebalance before it gets partitions.
-ASSIGNMENT_WAIT_SECONDS = 30.0
 
 
 @dataclass
@@ -176,17 +176,44 @@ def _batch_limit(batch_size: int, max_records: int | None, result: DrainResult) 
 
 
 def _poll(consumer, limit: int, timeout: float, until_empty: bool) -> list[kafka_client.Record] | None:
-    """A batch; None when the topic is drained (an empty poll once partitions are assigned)."""
-    deadline = time.monotonic() + ASSIGNMENT_WAIT_SECONDS
-    while True:
-        records = kafka_client.poll_records(consumer, limit, timeout)
-        if records:
-            return records
-        if not until_empty:
-            return []
-        # Before the group hands out partitions every poll is empty: that is not "drained".
-        if consumer.assignment() or time.monotonic() > deadline:
-            return None
+    """A batch; None when until_empty and a poll of `timeout` seconds found nothing."""
+    records = kafka_client.poll_records(consumer, limit, timeout)
+    if not records and until_empty:
+        return None
+    return records
+
+
+def _retrying(call: Callable[[], T], attempts: int = 10, pause: float = 1.0) -> T:
+    """Ride out a restarting broker (e.g. COORDINATOR_LOAD_IN_PROGRESS); anything else raises at once."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except kafka_client.KafkaClientError as exc:
+            if not exc.retriable or attempt == attempts - 1:
+                raise
+            log.warning("dead-letter drain: %s; retrying", exc)
+            time.sleep(pause)
+    raise AssertionError("unreachable")
+
+
+def _start_positions(topic: str, group_id: str, cluster) -> dict[kafka_client.Position, int]:
+    """Every partition of the topic, from the group's committed offset or the beginning.
+
+    Assigned rather than subscribed: a group rebalance would wait out the session of a
+    killed drain (45 s) before handing out partitions, and an empty poll during that wait
+    would look like a drained topic.
+    """
+    topics = kafka_client.list_topics(cluster)
+    if topic not in topics:
+        raise kafka_client.KafkaClientError(f"the dead-letter topic {topic} does not exist")
+    committed, failures = kafka_client.committed_offsets([group_id], cluster)
+    if group_id in failures:
+        raise failures[group_id]
+    mine = committed.get(group_id, {})
+    return {
+        (topic, partition.number): mine.get((topic, partition.number), kafka_client.OFFSET_BEGINNING)
+        for partition in topics[topic].partitions
+    }
 
 
 def drain_dead_letter(
@@ -206,16 +233,19 @@ def drain_dead_letter(
     Stops after max_records records, when the topic is drained (until_empty: a poll of
     `timeout` seconds found nothing), or when `stop` is set; otherwise runs on. The
     client is created here, inside the calling process, never at import (fork safety).
+    Partitions are assigned, not shared through a group: two drains at once both read
+    everything (still stored once, but wasted work), so the scheduled task takes a lock.
     """
     topic = topic or getattr(settings, "DEAD_LETTER_TOPIC", DEAD_LETTER_TOPIC)
     group_id = group_id or getattr(settings, "DEAD_LETTER_DRAIN_GROUP_ID", DEFAULT_GROUP_ID)
     batch_size = batch_size or getattr(settings, "DEAD_LETTER_DRAIN_BATCH_SIZE", DEFAULT_BATCH_SIZE)
     stop = stop or threading.Event()
     result = DrainResult()
+    start = _retrying(lambda: _start_positions(topic, group_id, cluster))
     # A bounded prefetch queue keeps memory flat whatever the backlog.
     consumer = kafka_client.consumer(group_id, cluster, **{"queued.max.messages.kbytes": 32768})
     try:
-        consumer.subscribe([topic])
+        kafka_client.assign(consumer, start)
         while not stop.is_set():
             limit = _batch_limit(batch_size, max_records, result)
             if limit <= 0:
