@@ -6,17 +6,22 @@ failed or refused, with what each partition was before and after.
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.db import transaction
 
 from opsportal.kafka_client import ClusterSettings, KafkaClientError
+from topics.sync import sync_group
 
 from . import reset
 from .models import OffsetReset
 
+logger = logging.getLogger(__name__)
+
 
 def four_eyes_required() -> bool:
-    return bool(getattr(settings, "OPSPORTAL_FOUR_EYES", False))
+    return settings.OPSPORTAL_FOUR_EYES
 
 
 def submit(
@@ -60,4 +65,14 @@ def execute(row: OffsetReset, cluster: ClusterSettings | None = None) -> OffsetR
         )
         return row
     row.record_result(result)
+    _refresh_mirror(row.group_id, cluster)
     return row
+
+
+def _refresh_mirror(group_id: str, cluster: ClusterSettings | None) -> None:
+    # The group's page should show the new offsets now, not after the next scheduled sync;
+    # a failure here changes nothing about the reset, which is already recorded.
+    try:
+        sync_group(group_id, cluster)
+    except KafkaClientError as exc:
+        logger.warning("offset reset of %s applied, but its mirror rows were not refreshed: %s", group_id, exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -185,6 +186,23 @@ class ConsumerGroupAdmin(MirrorAdmin):
     list_filter = ("state", VanishedFilter)
     search_fields = ("group_id",)
     inlines = (GroupOffsetInline,)
+    change_form_template = "admin/topics/consumergroup_change_form.html"
+    actions = ["reset_offsets"]
+
+    def has_reset_offsets_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("offsets.reset_offsets")
+
+    @admin.action(description="Reset offsets of the selected group (preview first)…", permissions=["reset_offsets"])
+    def reset_offsets(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        groups = list(queryset.values_list("group_id", flat=True)[:2])
+        if len(groups) != 1:
+            self.message_user(request, "Choose exactly one consumer group to reset.", messages.ERROR)
+            return None
+        return HttpResponseRedirect(f"{reverse('admin:offsets_offsetreset_new')}?{urlencode({'group_id': groups[0]})}")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_reset_offsets": self.has_reset_offsets_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(GroupOffset)

@@ -379,3 +379,33 @@ def _record_run(result: SyncResult, now: datetime) -> None:
         error_messages=result.error_messages[:MAX_STORED_ERRORS],
     )
     SyncRun.objects.filter(finished_at__lt=now - SYNC_RUN_RETENTION).delete()
+
+
+def sync_group(group_id: str, cluster: kafka_client.ClusterSettings | None = None) -> None:
+    """Refresh one group's mirror rows right after its offsets changed (an offset reset),
+    without waiting for the next full sync or touching any other group."""
+    admin = kafka_client.admin_client(kafka_client.cluster_settings(cluster))
+    groups, _ = kafka_client.describe_groups([group_id], cluster, admin=admin)
+    committed_by_group, failures = kafka_client.committed_offsets([group_id], cluster, admin=admin)
+    if group_id in failures:
+        raise failures[group_id]
+    committed = committed_by_group.get(group_id, {})
+    latest, _ = kafka_client.list_offsets(committed, "latest", cluster, admin=admin)
+    now = timezone.now()
+    snapshot = ClusterSnapshot([], {}, {}, {}, latest, [group_id], groups, {group_id: committed})
+    with transaction.atomic():
+        previous = _existing(ConsumerGroup, ["group_id"], GROUP_FIELDS).get(group_id)
+        row = _group_row(group_id, snapshot, previous[1] if previous else None, now)
+        group, _ = ConsumerGroup.objects.update_or_create(group_id=group_id, defaults=row)
+        GroupOffset.objects.filter(group=group).delete()
+        GroupOffset.objects.bulk_create(
+            GroupOffset(
+                group=group,
+                topic=topic,
+                partition=partition,
+                committed_offset=committed[(topic, partition)],
+                end_offset=end,
+                lag=lag,
+            )
+            for (topic, partition), end, lag in offset_lags(committed, latest)
+        )
