@@ -1,0 +1,355 @@
+"""The review side: a list that stays fast at millions of rows, a record page, a summary.
+
+Everything read from Kafka is read-only; people edit only the assignee, the triage
+status and the notes.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from django.contrib import admin
+from django.core.paginator import Paginator
+from django.db import connections
+from django.db.models import Count, Max, Min, QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+from django.utils.timesince import timesince
+
+from deadletter import decoders
+from deadletter.models import TRIAGE_STATUSES, DeadLetterRecord, Status
+
+# Below this the exact COUNT(*) is cheap, and an estimate would look wrong on a small table.
+ESTIMATE_ABOVE = 100_000
+DISTINCT_LIMIT = 200
+DUMP_LIMIT = 64 * 1024  # bytes shown of a large value; the rest is summarised
+
+
+class EstimatedCountPaginator(Paginator):
+    """COUNT(*) walks every row on PostgreSQL: an unfiltered list uses the planner's estimate."""
+
+    @cached_property
+    def count(self) -> int:
+        queryset = self.object_list
+        if isinstance(queryset, QuerySet) and not queryset.query.where:
+            estimate = _estimated_rows(queryset)
+            if estimate is not None and estimate > ESTIMATE_ABOVE:
+                return estimate
+        return super().count
+
+
+def _estimated_rows(queryset: QuerySet) -> int | None:
+    connection = connections[queryset.db]
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [queryset.model._meta.db_table]
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row and row[0] >= 0 else None  # -1: never analysed
+
+
+def distinct_values(field: str) -> list[str]:
+    """A column's distinct values. On PostgreSQL a loose index scan: one index probe per value,
+    instead of DISTINCT over every row."""
+    table = DeadLetterRecord._meta.db_table
+    connection = connections["default"]
+    if connection.vendor != "postgresql":
+        return list(DeadLetterRecord.objects.order_by(field).values_list(field, flat=True).distinct()[:DISTINCT_LIMIT])
+    column = connection.ops.quote_name(field)
+    sql = (
+        f"WITH RECURSIVE t(v) AS ((SELECT {column} FROM {table} ORDER BY {column} LIMIT 1) UNION ALL "
+        f"SELECT (SELECT {column} FROM {table} WHERE {column} > t.v ORDER BY {column} LIMIT 1) "
+        f"FROM t WHERE t.v IS NOT NULL) SELECT v FROM t WHERE v IS NOT NULL LIMIT {DISTINCT_LIMIT}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def values_filter(field: str, title: str) -> type[admin.SimpleListFilter]:
+    class ValuesFilter(admin.SimpleListFilter):
+        parameter_name = field
+
+        def lookups(self, request, model_admin):
+            return [(value, value or "(none)") for value in distinct_values(field)]
+
+        def queryset(self, request, queryset):
+            value = self.value()
+            return queryset if value is None else queryset.filter(**{field: value})
+
+    ValuesFilter.title = title
+    return ValuesFilter
+
+
+class RangeDatesQuerySet(QuerySet):
+    """The date hierarchy asks for DISTINCT truncated dates, a scan of every row. Here the
+    periods come from MIN/MAX (two index probes): a period may list with no record in it."""
+
+    def datetimes(self, field_name, kind, order="ASC", tzinfo=None):
+        bounds = self.aggregate(first=Min(field_name), last=Max(field_name))
+        if bounds["first"] is None:
+            return []
+        current = _truncate(timezone.localtime(bounds["first"]), kind)
+        last = _truncate(timezone.localtime(bounds["last"]), kind)
+        periods = []
+        while current <= last:
+            periods.append(current)
+            current = _next_period(current, kind)
+        return periods
+
+
+def _truncate(moment: datetime, kind: str) -> datetime:
+    moment = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    if kind in ("month", "year"):
+        moment = moment.replace(day=1)
+    return moment.replace(month=1) if kind == "year" else moment
+
+
+def _next_period(moment: datetime, kind: str) -> datetime:
+    if kind == "day":
+        return moment + timedelta(days=1)
+    if kind == "year":
+        return moment.replace(year=moment.year + 1)
+    return moment.replace(year=moment.year + moment.month // 12, month=moment.month % 12 + 1)
+
+
+# --- how raw bytes are shown -----------------------------------------------------------------
+
+
+def hex_dump(data: bytes) -> str:
+    """Offset, hex bytes and printable text, 16 bytes a line, like hexdump -C."""
+    lines = []
+    for start in range(0, min(len(data), DUMP_LIMIT), 16):
+        chunk = data[start : start + 16]
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        lines.append(f"{start:08x}  {chunk.hex(' '):<47}  |{text}|")
+    if len(data) > DUMP_LIMIT:
+        lines.append(f"... {len(data) - DUMP_LIMIT} more bytes")
+    return "\n".join(lines)
+
+
+def show_bytes(data: bytes | memoryview | None) -> str:
+    if data is None:
+        return format_html("<em>null</em>")
+    data = bytes(data)
+    if not data:
+        return format_html("<em>empty (0 bytes)</em>")
+    if len(data) <= DUMP_LIMIT:
+        try:
+            pretty = json.dumps(json.loads(data), indent=2, ensure_ascii=False)
+            return format_html('<pre class="dl-json">{}</pre>', pretty)
+        except (ValueError, RecursionError):
+            pass
+    return format_html('<pre class="dl-hex">{}</pre>', hex_dump(data))
+
+
+# --- the ModelAdmin ---------------------------------------------------------------------------
+
+KAFKA_FIELDS = [
+    field.name
+    for field in DeadLetterRecord._meta.fields
+    if field.name not in ("id", "status", "assignee", "notes", "key", "value", "headers", "stack_trace")
+]
+HEAVY_FIELDS = ("key", "value", "headers", "stack_trace", "error_message", "decode_error")
+
+
+@admin.register(DeadLetterRecord)
+class DeadLetterRecordAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "status",
+        "age",
+        "original_topic",
+        "error_type",
+        "account_id",
+        "event_type",
+        "short_fingerprint",
+        "convention",
+        "assignee",
+    )
+    list_filter = (
+        "status",
+        values_filter("original_topic", "original topic"),
+        "convention",
+        values_filter("error_type", "error type"),
+    )
+    list_select_related = ("assignee",)
+    search_fields = ("=key_text", "=event_id", "=account_id", "error_message")
+    date_hierarchy = "timestamp"
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    list_per_page = 100
+    change_list_template = "admin/deadletter/deadletterrecord/change_list.html"
+    readonly_fields = (*KAFKA_FIELDS, "key_shown", "value_shown", "headers_table", "stack_trace_folded")
+    fieldsets = (
+        ("Review", {"fields": ("status", "assignee", "notes")}),
+        (
+            "Failure",
+            {
+                "fields": (
+                    "error_type",
+                    "error_message",
+                    "stack_trace_folded",
+                    "fingerprint",
+                    "fingerprint_text",
+                    "retry_count",
+                    "failed_at",
+                    "decode_error",
+                )
+            },
+        ),
+        (
+            "Origin",
+            {
+                "fields": (
+                    "convention",
+                    "original_topic",
+                    "original_partition",
+                    "original_offset",
+                    "original_timestamp_ms",
+                    "consumer_group",
+                )
+            },
+        ),
+        (
+            "Event",
+            {"fields": ("event_id", "event_type", "account_id", "correlation_id", "saga_id", "amount", "currency")},
+        ),
+        (
+            "Dead-letter record",
+            {
+                "fields": (
+                    ("dlq_topic", "partition", "offset"),
+                    ("timestamp", "drained_at"),
+                    ("key_size", "value_size"),
+                    "key_text",
+                    "key_shown",
+                    "value_shown",
+                    "headers_table",
+                )
+            },
+        ),
+        ("Republish", {"fields": ("replay_id", "returned_replay_id", "failed_again")}),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request)
+        queryset = RangeDatesQuerySet(model=queryset.model, query=queryset.query, using=queryset.db)
+        match = request.resolver_match
+        if match is not None and match.url_name and match.url_name.endswith("changelist"):
+            # A list row never needs the bytes: a page of 1 MiB values would be 100 MiB.
+            queryset = queryset.defer(*HEAVY_FIELDS)
+        return queryset
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # rows come from Kafka only
+
+    def get_readonly_fields(self, request: HttpRequest, obj: DeadLetterRecord | None = None):
+        fields = tuple(self.readonly_fields)
+        if obj is not None and obj.status not in TRIAGE_STATUSES:
+            fields += ("status",)  # republish and discard own these states, not triage
+        return fields
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "status":
+            kwargs["choices"] = [(s.value, s.label) for s in TRIAGE_STATUSES]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        # The summary page links to the list filtered by fingerprint.
+        return lookup == "fingerprint" or super().lookup_allowed(lookup, value, request)
+
+    # --- list columns ---
+
+    @admin.display(description="age", ordering="timestamp")
+    def age(self, obj: DeadLetterRecord) -> str:
+        return timesince(obj.timestamp) if obj.timestamp else "-"
+
+    @admin.display(description="fingerprint", ordering="fingerprint")
+    def short_fingerprint(self, obj: DeadLetterRecord) -> str:
+        return obj.fingerprint[:8]
+
+    # --- record page ---
+
+    @admin.display(description="key")
+    def key_shown(self, obj: DeadLetterRecord) -> str:
+        return show_bytes(obj.key)
+
+    @admin.display(description="value")
+    def value_shown(self, obj: DeadLetterRecord) -> str:
+        return show_bytes(obj.value)
+
+    @admin.display(description="stack trace")
+    def stack_trace_folded(self, obj: DeadLetterRecord) -> str:
+        if not obj.stack_trace:
+            return "-"
+        first = obj.stack_trace.splitlines()[0][:200]
+        return format_html("<details><summary>{}</summary><pre>{}</pre></details>", first, obj.stack_trace)
+
+    @admin.display(description="headers (in record order)")
+    def headers_table(self, obj: DeadLetterRecord) -> str:
+        rows = [
+            (index, name, _raw_text(value), decoders.describe_header(obj.convention, name, value))
+            for index, (name, value) in enumerate(obj.raw_headers(), start=1)
+        ]
+        if not rows:
+            return "no headers"
+        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>", rows)
+        return format_html(
+            "<table><thead><tr><th>#</th><th>name</th><th>raw</th><th>decoded</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            body,
+        )
+
+    # --- summary page ---
+
+    def get_urls(self):
+        summary = path("summary/", self.admin_site.admin_view(self.summary_view), name="deadletter_summary")
+        return [summary, *super().get_urls()]
+
+    def summary_view(self, request: HttpRequest) -> TemplateResponse:
+        records = DeadLetterRecord.objects.order_by()
+        changelist = reverse("admin:deadletter_deadletterrecord_changelist")
+
+        def link(**params: str) -> str:
+            return f"{changelist}?{urlencode(params)}"
+
+        by_fingerprint = records.values("fingerprint", "error_type", "fingerprint_text").annotate(n=Count("id"))
+        by_topic = records.values("original_topic").annotate(n=Count("id")).order_by("-n")
+        by_status = records.values("status").annotate(n=Count("id")).order_by("-n")
+        labels = dict(Status.choices)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Dead letters: summary",
+            "opts": self.model._meta,
+            "fingerprints": [
+                {**row, "link": link(fingerprint=row["fingerprint"])} for row in by_fingerprint.order_by("-n")[:100]
+            ],
+            "topics": [{**row, "link": link(original_topic=row["original_topic"])} for row in by_topic[:100]],
+            "statuses": [
+                {**row, "label": labels.get(row["status"], row["status"]), "link": link(status__exact=row["status"])}
+                for row in by_status
+            ],
+            "changelist": changelist,
+        }
+        return TemplateResponse(request, "admin/deadletter/summary.html", context)
+
+
+def _raw_text(value: bytes | None) -> str:
+    if value is None:
+        return "null"
+    try:
+        text = value.decode("utf-8")
+        if text.isprintable():
+            return text if len(text) <= 300 else text[:300] + "..."
+    except UnicodeDecodeError:
+        pass
+    return f"0x{value[:128].hex()}" + ("..." if len(value) > 128 else "")
