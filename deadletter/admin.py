@@ -24,6 +24,7 @@ from django.utils.timesince import timesince
 
 from deadletter import decoders
 from deadletter.models import TRIAGE_STATUSES, DeadLetterRecord, Status
+from republish.actions import RepublishAdminMixin
 
 # Below this the exact COUNT(*) is cheap, and an estimate would look wrong on a small table.
 ESTIMATE_ABOVE = 100_000
@@ -162,7 +163,7 @@ HEAVY_FIELDS = ("key", "value", "headers", "stack_trace", "error_message", "deco
 
 
 @admin.register(DeadLetterRecord)
-class DeadLetterRecordAdmin(admin.ModelAdmin):
+class DeadLetterRecordAdmin(RepublishAdminMixin, admin.ModelAdmin):
     list_display = (
         "__str__",
         "status",

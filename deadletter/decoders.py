@@ -10,6 +10,7 @@ and the record is still stored with its raw bytes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -408,6 +409,7 @@ def normalise_message(message: str) -> str:
     return _VOLATILE.sub("#", message[:2000]).strip()[:500]
 
 
+@functools.lru_cache(maxsize=4096)  # alike failures repeat: most records hit the cache
 def fingerprint(error_type: str, message: str) -> tuple[str, str]:
     """(hash, normalised message): the hash groups records that failed the same way."""
     normalised = normalise_message(message)

@@ -1,0 +1,218 @@
+"""Benchmark the dead-letter drain against its two limits (not a test).
+
+    DATABASE_URL=postgres://... DEBUG=0 SECRET_KEY=bench ALLOWED_HOSTS=localhost \
+        .venv/bin/python bench/drain.py [--records 200000] [--list-rows 1000000]
+
+Produces ~1 KiB dead-letter records in every convention to a fresh topic, then measures
+1. raw consume: kafka_client.poll_records with no database;
+2. raw insert: the same rows into a copy of the table (same indexes) with no Kafka, by
+   the fastest bulk path (COPY on PostgreSQL, bulk_create on SQLite);
+3. drain_dead_letter end to end, in a child process so its peak RSS is its own;
+and the median server time of the admin list page with --list-rows rows in the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsportal.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.urls import reverse  # noqa: E402
+
+from deadletter.drain import COLUMNS, drain_dead_letter, row_values  # noqa: E402
+from deadletter.models import DeadLetterRecord  # noqa: E402
+from opsportal import kafka_client  # noqa: E402
+from tests.deadletter import samples  # noqa: E402
+
+
+def bench_records(count: int):
+    """~1 KiB records, cycling through every convention (the value is a ~600-byte JSON event)."""
+    event = samples.billing_event(padding=330)
+    for i in range(count):
+        headers = samples.MIXED[i % len(samples.MIXED)]()
+        yield (f"acc_{i % 5000}".encode(), event, headers)
+
+
+def produce(topic: str, count: int) -> float:
+    client = kafka_client.producer(**{"linger.ms": 20, "batch.size": 1_000_000, "compression.type": "lz4"})
+    started = time.perf_counter()
+    kafka_client.produce_records(client, topic, bench_records(count))
+    return time.perf_counter() - started
+
+
+def raw_consume(topic: str, count: int) -> float:
+    consumer = kafka_client.consumer(f"bench-raw-{uuid.uuid4().hex[:8]}")
+    kafka_client.assign(consumer, {(topic, 0): kafka_client.OFFSET_BEGINNING})
+    seen = 0
+    started = time.perf_counter()
+    while seen < count:
+        seen += len(kafka_client.poll_records(consumer, 5000, 5.0))
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    return count / elapsed
+
+
+def built_rows(topic: str, count: int, offset_base: int = 0) -> list[tuple]:
+    """The rows the drain would write, decoded ahead so the insert is timed alone."""
+    now = datetime.now(UTC)
+    return [
+        row_values(kafka_client.Record(topic, 0, offset_base + i, 1764000000000 + i * 7_000, k, v, tuple(h)), now)
+        for i, (k, v, h) in enumerate(bench_records(count))
+    ]
+
+
+HEADERS_AT = COLUMNS.index("headers")
+
+
+def as_instance(row: tuple) -> DeadLetterRecord:
+    return DeadLetterRecord(**dict(zip(COLUMNS, row, strict=True)))
+
+
+def copy_rows(table: str, rows: list[tuple]) -> None:
+    """PostgreSQL's fastest bulk path: COPY FROM STDIN through psycopg."""
+    model = DeadLetterRecord._meta
+    names = ", ".join(connection.ops.quote_name(model.get_field(c).column) for c in COLUMNS)
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            row = list(row)
+            row[HEADERS_AT] = json.dumps(row[HEADERS_AT])
+            copy.write_row(row)
+
+
+def raw_insert(rows: list[DeadLetterRecord]) -> float:
+    table = "bench_raw_insert"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(f"CREATE TABLE {table} (LIKE {DeadLetterRecord._meta.db_table} INCLUDING ALL)")
+    started = time.perf_counter()
+    if connection.vendor == "postgresql":
+        copy_rows(table, rows)
+    else:
+        DeadLetterRecord.objects.bulk_create([as_instance(r) for r in rows], batch_size=500)
+    elapsed = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {table}")
+    return len(rows) / elapsed
+
+
+def drain_in_child(topic: str) -> dict:
+    """The drain in its own process, so its peak RSS (VmHWM) is its own."""
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--drain-child", topic], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    out = child.stdout.read()
+    status = child.wait()
+    if status != 0:
+        raise SystemExit(f"drain child failed ({status}): {out}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def drain_child(topic: str) -> None:
+    started = time.perf_counter()
+    result = drain_dead_letter(until_empty=True, timeout=0.5, topic=topic, group_id=f"bench-{uuid.uuid4().hex[:8]}")
+    elapsed = time.perf_counter() - started
+    # VmHWM, not getrusage: ru_maxrss keeps the pre-exec peak of the forking parent.
+    peak_kib = int(
+        next(line for line in Path("/proc/self/status").read_text().splitlines() if "VmHWM" in line).split()[1]
+    )
+    report = {
+        "consumed": result.consumed,
+        "inserted": result.inserted,
+        "seconds": elapsed,
+        "peak_rss_mib": peak_kib / 1024,
+    }
+    print(json.dumps(report))
+
+
+def fill_table(rows: int) -> None:
+    """Top the table up to `rows` rows quickly (COPY), then ANALYZE as autovacuum would."""
+    missing = rows - DeadLetterRecord.objects.count()
+    chunk = 100_000
+    for start in range(0, max(missing, 0), chunk):
+        batch = built_rows("bench.fill", min(chunk, missing - start), offset_base=10_000_000 + start)
+        if connection.vendor == "postgresql":
+            copy_rows(DeadLetterRecord._meta.db_table, batch)
+        else:
+            DeadLetterRecord.objects.bulk_create([as_instance(r) for r in batch])
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {DeadLetterRecord._meta.db_table}")
+
+
+def list_page_ms(runs: int = 15) -> dict[str, float]:
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench", defaults={"is_staff": True, "is_superuser": True}
+    )
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(user)
+    url = reverse("admin:deadletter_deadletterrecord_changelist")
+    timings = {}
+    for label, query in (("unfiltered", {}), ("status=new", {"status__exact": "new"}), ("page 50", {"p": "50"})):
+        samples_ms = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            response = client.get(url, query)
+            samples_ms.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, response.status_code
+        timings[label] = statistics.median(samples_ms[1:])
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--list-rows", type=int, default=1_000_000)
+    parser.add_argument("--drain-child")
+    args = parser.parse_args()
+    if args.drain_child:
+        return drain_child(args.drain_child)
+
+    call_command("migrate", verbosity=0)
+    topic = f"bench.dead-letter.{uuid.uuid4().hex[:8]}"
+    assert kafka_client.create_topics([kafka_client.NewTopicSpec(topic, 1, 3, {"min.insync.replicas": "2"})]) == {}
+    try:
+        print(f"database: {connection.vendor}; topic {topic}; {args.records} records")
+        print(f"produced in {produce(topic, args.records):.1f} s")
+        consume_rate = raw_consume(topic, args.records)
+        print(f"raw consume:  {consume_rate:10,.0f} records/s")
+        rows = built_rows(topic, args.records)
+        insert_rate = raw_insert(rows)
+        del rows
+        print(f"raw insert:   {insert_rate:10,.0f} records/s")
+        drained = drain_in_child(topic)
+        drain_rate = drained["consumed"] / drained["seconds"]
+        assert drained["inserted"] == args.records, drained
+        print(f"drain:        {drain_rate:10,.0f} records/s ({drained['seconds']:.1f} s)")
+        print(f"ratio drain / min(consume, insert): {drain_rate / min(consume_rate, insert_rate):.2f}")
+        print(f"drain peak RSS: {drained['peak_rss_mib']:.0f} MiB")
+        print(f"bench process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    finally:
+        kafka_client.delete_topics([topic])
+    fill_table(args.list_rows)
+    print(f"admin list at {DeadLetterRecord.objects.count():,} rows (median server ms):")
+    for label, ms in list_page_ms().items():
+        print(f"  {label:12} {ms:7.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
