@@ -71,13 +71,14 @@ class RepublishAdminMixin:
     def has_discard_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(PERMISSIONS["discard"])
 
-    def response_action(self, request: HttpRequest, queryset):
+    def changelist_view(self, request: HttpRequest, extra_context=None):
         # Django silently ignores an action the user may not run; an attempt at one is a 403 here.
-        name = request.POST.get("action")
-        known = {action_name for _func, action_name, _desc in self._get_base_actions()}
-        if name in known and name not in self.get_actions(request):
-            raise PermissionDenied
-        return super().response_action(request, queryset)
+        name = request.POST.get("action") if request.method == "POST" else None
+        if name:
+            known = {action_name for _func, action_name, _desc in self._get_base_actions()}
+            if name in known and name not in self.get_actions(request):
+                raise PermissionDenied
+        return super().changelist_view(request, extra_context)
 
     def get_urls(self):
         name = f"{self.opts.app_label}_{self.opts.model_name}"

@@ -42,13 +42,14 @@ def superuser(db) -> User:
 
 @pytest.mark.parametrize("act", ["republish", "edited_republish", "discard", "bulk_republish"])
 @pytest.mark.parametrize("who", ["viewer", "operator", "superuser"])
-def test_the_permission_matrix(who, act, request, dead_letters, settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = True  # a bulk job runs inside the request here
+def test_the_permission_matrix(who, act, request, dead_letters, settings, django_capture_on_commit_callbacks):
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # a bulk job runs in this process, once its row is committed
     (row,) = dead_letters([(b"acc_perm", billing_event("acc_perm"))])
     client = Client()
     client.force_login(request.getfixturevalue(who))
 
-    response = post_act(client, act, row.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_act(client, act, row.pk)
 
     row.refresh_from_db()
     if who == "viewer":
