@@ -787,3 +787,103 @@ def list_offsets_batched(
                 failures[(tp.topic, tp.partition)] = translated_error
         results[spec] = (offsets, failures)
     return results
+
+
+# --- mirror sync, bulk reads (topics/sync.py) ----------------------------------
+
+# librdkafka's ListOffsets work grows faster than the partitions in one request: 20,000
+# partitions took 0.8 s of CPU in 5,000-partition requests and 0.25 s in 500-partition ones.
+BULK_OFFSETS_CHUNK = 500
+
+
+def list_offsets_bulk(
+    positions: Iterable[Position],
+    which: Iterable[str | int],
+    cluster: ClusterSettings | None = None,
+    admin=None,
+    chunk: int = BULK_OFFSETS_CHUNK,
+) -> dict[str | int, tuple[dict[Position, int], dict[Position, KafkaClientError]]]:
+    """The same answer as list_offsets_batched, for a fraction of its CPU time.
+
+    AdminClient.list_offsets wraps each partition's answer in its own Python future
+    (20,000 partitions and two specs: 40,000 futures, most of a second under the GIL);
+    the C call beneath it answers a whole request with one dict, which is read here.
+    confluent-kafka is pinned in requirements.txt, and tests/mirror/test_bulk_reads.py
+    checks this function against list_offsets_batched on the real cluster.
+    """
+    cluster = cluster_settings(cluster)
+    admin = admin or admin_client(cluster)
+    positions, which = list(positions), list(which)
+    pending = []
+    with translated("listing offsets", cluster):
+        for spec in which:
+            code = _offset_spec(spec)._value
+            for start in range(0, len(positions), chunk):
+                request = [TopicPartition(t, p, code) for t, p in positions[start : start + chunk]]
+                pending.append((spec, request, _list_offsets_request(admin, request, cluster)))
+    results = {spec: ({}, {}) for spec in which}
+    for spec, request, future in pending:
+        _collect_offsets(future, request, *results[spec], cluster)
+    return results
+
+
+def _list_offsets_request(admin, request: list, cluster: ClusterSettings):
+    import concurrent.futures
+
+    future = concurrent.futures.Future()
+    future.set_running_or_notify_cancel()
+    kafka_admin._AdminClientImpl.list_offsets(admin, request, future, request_timeout=cluster.request_timeout)
+    return future
+
+
+def _collect_offsets(future, request: list, offsets: dict, failures: dict, cluster: ClusterSettings) -> None:
+    try:
+        with translated("listing offsets", cluster):
+            answers = future.result(timeout=cluster.request_timeout * 3)
+    except KafkaUnavailable:
+        raise
+    except KafkaClientError as exc:
+        # The whole request failed: every partition in it failed, as the public call reports it.
+        failures.update(dict.fromkeys(((tp.topic, tp.partition) for tp in request), exc))
+        return
+    for tp, answer in answers.items():
+        if not isinstance(answer, confluent_kafka.KafkaError):
+            offsets[(tp.topic, tp.partition)] = answer.offset
+            continue
+        error = translate_error(answer, f"listing offsets of {tp.topic}[{tp.partition}]", cluster)
+        if isinstance(error, KafkaUnavailable):
+            raise error
+        failures[(tp.topic, tp.partition)] = error
+
+
+def describe_topic_configs_bulk(
+    names: Iterable[str], cluster: ClusterSettings | None = None, admin=None
+) -> tuple[dict[str, dict[str, tuple[str | None, str]]], dict[str, KafkaClientError]]:
+    """describe_topic_configs_each for thousands of topics: the same answer, with each
+    distinct config source named once instead of once per entry (70,000 at 2,000 topics)."""
+    cluster = cluster_settings(cluster)
+    admin = admin or admin_client(cluster)
+    resources = [kafka_admin.ConfigResource(kafka_admin.ResourceType.TOPIC, name) for name in names]
+    if not resources:
+        return {}, {}
+    with translated("describing topic configs", cluster):
+        futures = admin.describe_configs(resources, request_timeout=cluster.request_timeout)
+    source_names: dict[object, str] = {}
+    configs, failures = {}, {}
+    for resource, future in futures.items():
+        try:
+            with translated(f"describing configs of topic {resource.name}", cluster):
+                entries = future.result(timeout=cluster.request_timeout * 3)
+        except KafkaUnavailable:
+            raise
+        except KafkaClientError as exc:
+            failures[resource.name] = exc
+            continue
+        named = {}
+        for key, entry in entries.items():
+            source = entry.source
+            if source not in source_names:
+                source_names[source] = _config_source_name(source)
+            named[key] = (entry.value, source_names[source])
+        configs[resource.name] = named
+    return configs, failures

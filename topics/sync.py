@@ -11,13 +11,15 @@ partitions is a few reads and a few UPDATE statements.
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import models, transaction
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from opsportal import kafka_client
@@ -94,24 +96,38 @@ def sync_cluster(cluster: kafka_client.ClusterSettings | None = None) -> SyncRes
 def read_cluster(cluster: kafka_client.ClusterSettings | None = None) -> ClusterSnapshot:
     cluster = kafka_client.cluster_settings(cluster)
     admin = kafka_client.admin_client(cluster)
-    # Metadata first: on a dead cluster it fails cleanly as KafkaUnavailable.
-    topics = kafka_client.list_topics(cluster, admin=admin)
-    brokers = _describe_brokers(cluster)
-    configs, config_failures = kafka_client.describe_topic_configs_each(topics, cluster, admin=admin)
-    positions = [(topic.name, p.number) for topic in topics.values() for p in topic.partitions]
-    offsets = kafka_client.list_offsets_batched(positions, ("earliest", "latest"), cluster, admin=admin)
+    # The reads do not depend on each other (but for the topic names): awaited one after the
+    # other they cost the sum of their round trips, in flight together about the longest
+    # (describe_configs). The AdminClient is thread-safe and waits with the GIL released.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=3, thread_name_prefix="sync-read") as pool:
+        groups = pool.submit(_read_groups, cluster, admin)
+        brokers = pool.submit(_describe_brokers, cluster)
+        # On a dead cluster this fails first and cleanly as KafkaUnavailable (the pool's
+        # requests time out alongside it).
+        topics = kafka_client.list_topics(cluster, admin=admin)
+        positions = [(topic.name, p.number) for topic in topics.values() for p in topic.partitions]
+        configs = pool.submit(kafka_client.describe_topic_configs_bulk, topics, cluster, admin=admin)
+        offsets = kafka_client.list_offsets_bulk(positions, ("earliest", "latest"), cluster, admin=admin)
+        configs, config_failures = configs.result()
+        group_ids, groups, committed, group_failures = groups.result()
+        brokers = brokers.result()
     (earliest, earliest_failures), (latest, latest_failures) = offsets["earliest"], offsets["latest"]
-    group_ids = kafka_client.list_group_ids(cluster, admin=admin)
-    groups, describe_failures = kafka_client.describe_groups(group_ids, cluster, admin=admin)
-    committed, committed_failures = kafka_client.committed_offsets(group_ids, cluster, admin=admin)
 
-    group_errors = {gid: str(exc) for gid, exc in (describe_failures | committed_failures).items()}
+    group_errors = {gid: str(exc) for gid, exc in group_failures.items()}
     errors = [f"topic {name}: {exc}" for name, exc in config_failures.items()]
     errors += [f"{t}[{p}]: {exc}" for (t, p), exc in (earliest_failures | latest_failures).items()]
     errors += [f"group {gid}: {message}" for gid, message in group_errors.items()]
     return ClusterSnapshot(
         brokers, topics, configs, earliest, latest, group_ids, groups, committed, group_errors, errors
     )
+
+
+def _read_groups(cluster: kafka_client.ClusterSettings, admin: Any) -> tuple[list[str], dict, dict, dict]:
+    """(group ids, descriptions, committed offsets, failures by group)."""
+    group_ids = kafka_client.list_group_ids(cluster, admin=admin)
+    groups, describe_failures = kafka_client.describe_groups(group_ids, cluster, admin=admin)
+    committed, committed_failures = kafka_client.committed_offsets(group_ids, cluster, admin=admin)
+    return group_ids, groups, committed, describe_failures | committed_failures
 
 
 def _describe_brokers(cluster: kafka_client.ClusterSettings) -> list[kafka_client.BrokerInfo]:
@@ -136,34 +152,74 @@ def write_mirror(snapshot: ClusterSnapshot, now: datetime, result: SyncResult) -
     _write_group_offsets(snapshot, group_ids, result)
 
 
-def _existing(model: type[models.Model], key_fields: Sequence[str], fields: Sequence[str]) -> dict[Any, tuple]:
-    """{key: (pk, values)} for every stored row, in one query."""
-    rows = model.objects.values_list("pk", *key_fields, *fields)
+def _existing(
+    model: type[models.Model], key_fields: Sequence[str], fields: Sequence[str], json_fields: Sequence[str] = ()
+) -> dict[Any, tuple]:
+    """{key: (pk, values)} for every stored row, in one query.
+
+    JSON columns come back as their stored text, not decoded: comparing the text of 40,000
+    small lists is far cheaper than decoding them on every sync.
+    """
+    columns = [Cast(name, models.TextField()) if name in json_fields else name for name in fields]
+    rows = model.objects.values_list("pk", *key_fields, *columns)
     width = len(key_fields)
     return {(row[1] if width == 1 else tuple(row[1 : 1 + width])): (row[0], tuple(row[1 + width :])) for row in rows}
 
 
+def _json_text(value: Any) -> str:
+    """The text Django's JSONField stores for a value (tuples become lists, as in the stored JSON)."""
+    return json.dumps(value)
+
+
+def _differs(stored: tuple, new: tuple, json_at: Sequence[int]) -> bool:
+    if stored == new:
+        return False
+    # Different text may still be the same JSON: PostgreSQL's jsonb orders keys its own way.
+    return any(
+        (json.loads(old) != json.loads(value)) if index in json_at else old != value
+        for index, (old, value) in enumerate(zip(stored, new, strict=True))
+    )
+
+
 def _upsert(
+    model: type[models.Model],
+    rows: dict[Any, tuple],
+    existing: dict[Any, tuple],
+    fields: Sequence[str],
+    build: Callable[[Any, tuple], models.Model],
+    unique_fields: Sequence[str],
+    also_update: Sequence[str] = (),
+    json_fields: Sequence[str] = (),
+) -> tuple[int, int]:
+    """Insert new rows and rewrite changed ones in one bulk upsert; unchanged rows are not touched.
+
+    rows holds each row's values of `fields` (JSON ones as text, as _existing gives them), so
+    an unchanged sync compares tuples and builds no model instance at all.
+    """
+    json_at = [fields.index(name) for name in json_fields]
+    created = [key for key in rows if key not in existing]
+    changed = [key for key, values in rows.items() if key in existing and _differs(existing[key][1], values, json_at)]
+    if created or changed:
+        model.objects.bulk_create(
+            [build(key, rows[key]) for key in created + changed],
+            update_conflicts=True,
+            unique_fields=list(unique_fields),
+            update_fields=[*fields, *also_update],
+        )
+    return len(created), len(changed)
+
+
+def _upsert_dicts(
     model: type[models.Model],
     rows: dict[Any, dict],
     existing: dict[Any, tuple],
     unique_fields: Sequence[str],
-    compare: Sequence[str],
+    fields: Sequence[str],
     also_update: Sequence[str] = (),
 ) -> tuple[int, int]:
-    """Insert new rows and rewrite changed ones in one bulk upsert; unchanged rows are not touched."""
-    created = [key for key in rows if key not in existing]
-    changed = [
-        key for key, row in rows.items() if key in existing and existing[key][1] != tuple(row[name] for name in compare)
-    ]
-    if created or changed:
-        model.objects.bulk_create(
-            [model(**rows[key]) for key in created + changed],
-            update_conflicts=True,
-            unique_fields=list(unique_fields),
-            update_fields=[*compare, *also_update],
-        )
-    return len(created), len(changed)
+    """_upsert for the small tables, whose rows are built as whole dicts."""
+    values = {key: tuple(row[name] for name in fields) for key, row in rows.items()}
+    return _upsert(model, values, existing, fields, lambda key, _: model(**rows[key]), unique_fields, also_update)
 
 
 def _update_pks(model: type[models.Model], pks: Iterable[int], **values: Any) -> int:
@@ -197,7 +253,7 @@ def _write_brokers(snapshot: ClusterSnapshot, now: datetime, result: SyncResult)
         }
         for b in snapshot.brokers
     }
-    result.add(*_upsert(Broker, rows, existing, ["broker_id"], BROKER_FIELDS, ["last_seen"]))
+    result.add(*_upsert_dicts(Broker, rows, existing, ["broker_id"], BROKER_FIELDS, ["last_seen"]))
     Broker.objects.filter(broker_id__in=list(rows)).update(last_seen=now)
     # A stopped broker is not gone from the cluster: it keeps its row, marked down.
     gone = [pk for key, (pk, values) in existing.items() if key not in rows and values[-1]]
@@ -220,9 +276,9 @@ TOPIC_FIELDS = (
 )
 
 
-def topic_row(
-    info: kafka_client.TopicInfo, configs: dict[str, list], snapshot: ClusterSnapshot, now: datetime
-) -> dict[str, Any]:
+def topic_values(info: kafka_client.TopicInfo, configs: dict, configs_text: str, snapshot: ClusterSnapshot) -> tuple:
+    """A topic's TOPIC_FIELDS, configs ({key: (value, source)}) as their JSON text."""
+
     def value(key: str) -> str:
         return (configs.get(key) or [None])[0] or ""
 
@@ -231,36 +287,40 @@ def topic_row(
         first, last = snapshot.earliest.get((info.name, p.number)), snapshot.latest.get((info.name, p.number))
         if first is not None and last is not None:
             messages += max(last - first, 0)
-    return {
-        "name": info.name,
-        "partition_count": len(info.partitions),
-        "replication_factor": info.replication_factor,
-        "is_internal": info.is_internal,
-        "retention_ms": value("retention.ms"),
-        "cleanup_policy": value("cleanup.policy"),
-        "min_insync_replicas": value("min.insync.replicas"),
-        "configs": configs,
-        "under_replicated_partitions": sum(1 for p in info.partitions if len(p.isr) < len(p.replicas)),
-        "offline_partitions": sum(1 for p in info.partitions if p.leader < 0),
-        "approx_messages": messages,
-        "vanished_at": None,
-        "last_synced": now,
-    }
+    return (
+        len(info.partitions),
+        info.replication_factor,
+        info.is_internal,
+        value("retention.ms"),
+        value("cleanup.policy"),
+        value("min.insync.replicas"),
+        configs_text,
+        sum(1 for p in info.partitions if len(p.isr) < len(p.replicas)),
+        sum(1 for p in info.partitions if p.leader < 0),
+        messages,
+        None,  # vanished_at: it is in the cluster
+    )
 
 
 def _write_topics(snapshot: ClusterSnapshot, now: datetime, result: SyncResult) -> dict[str, int]:
-    existing = _existing(Topic, ["name"], TOPIC_FIELDS)
+    existing = _existing(Topic, ["name"], TOPIC_FIELDS, ["configs"])
     configs_index = TOPIC_FIELDS.index("configs")
     rows = {}
     for name, info in snapshot.topics.items():
         if name in snapshot.configs:
-            # JSON gives lists back, so store lists: an unchanged topic then compares equal.
-            configs = {key: [v, source] for key, (v, source) in sorted(snapshot.configs[name].items())}
+            configs = snapshot.configs[name]
+            configs_text = _json_text(dict(sorted(configs.items())))
         else:
             # Its configs could not be read this time (the error is reported): keep the last known.
-            configs = existing[name][1][configs_index] if name in existing else {}
-        rows[name] = topic_row(info, configs, snapshot, now)
-    result.add(*_upsert(Topic, rows, existing, ["name"], TOPIC_FIELDS, ["last_synced"]))
+            configs_text = existing[name][1][configs_index] if name in existing else _json_text({})
+            configs = json.loads(configs_text)
+        rows[name] = topic_values(info, configs, configs_text, snapshot)
+
+    def build(name: str, values: tuple) -> Topic:
+        fields = dict(zip(TOPIC_FIELDS, values, strict=True))
+        return Topic(name=name, last_synced=now, **fields | {"configs": json.loads(fields["configs"])})
+
+    result.add(*_upsert(Topic, rows, existing, TOPIC_FIELDS, build, ["name"], ["last_synced"], ["configs"]))
     gone = [pk for name, (pk, values) in existing.items() if name not in rows and values[-1] is None]
     result.add(vanished=_update_pks(Topic, gone, vanished_at=now))
     Topic.objects.filter(vanished_at__isnull=True).update(last_synced=now)
@@ -269,24 +329,33 @@ def _write_topics(snapshot: ClusterSnapshot, now: datetime, result: SyncResult) 
 
 
 PARTITION_FIELDS = ("leader", "replicas", "isr", "earliest_offset", "latest_offset", "under_replicated")
+PARTITION_JSON = ("replicas", "isr")
 
 
 def _write_partitions(snapshot: ClusterSnapshot, topic_ids: dict[str, int], result: SyncResult) -> None:
-    existing = _existing(Partition, ["topic_id", "number"], PARTITION_FIELDS)
+    existing = _existing(Partition, ["topic_id", "number"], PARTITION_FIELDS, PARTITION_JSON)
+    # 20,000 partitions share a few replica lists: each one's JSON text is made once.
+    texts: dict[tuple[int, ...], str] = {}
     rows = {}
     for name, info in snapshot.topics.items():
         for p in info.partitions:
-            rows[(topic_ids[name], p.number)] = {
-                "topic_id": topic_ids[name],
-                "number": p.number,
-                "leader": p.leader if p.leader >= 0 else None,
-                "replicas": list(p.replicas),
-                "isr": list(p.isr),
-                "earliest_offset": snapshot.earliest.get((name, p.number)),
-                "latest_offset": snapshot.latest.get((name, p.number)),
-                "under_replicated": len(p.isr) < len(p.replicas),
-            }
-    result.add(*_upsert(Partition, rows, existing, ["topic", "number"], PARTITION_FIELDS))
+            replicas = texts.get(p.replicas) or texts.setdefault(p.replicas, _json_text(p.replicas))
+            isr = texts.get(p.isr) or texts.setdefault(p.isr, _json_text(p.isr))
+            rows[(topic_ids[name], p.number)] = (
+                p.leader if p.leader >= 0 else None,
+                replicas,
+                isr,
+                snapshot.earliest.get((name, p.number)),
+                snapshot.latest.get((name, p.number)),
+                len(p.isr) < len(p.replicas),
+            )
+
+    def build(key: tuple[int, int], values: tuple) -> Partition:
+        fields = dict(zip(PARTITION_FIELDS, values, strict=True))
+        fields.update(replicas=json.loads(fields["replicas"]), isr=json.loads(fields["isr"]))
+        return Partition(topic_id=key[0], number=key[1], **fields)
+
+    result.add(*_upsert(Partition, rows, existing, PARTITION_FIELDS, build, ["topic", "number"], (), PARTITION_JSON))
     # Partitions of a topic that is present but smaller now (deleted and re-created) cannot exist any more.
     present = set(topic_ids.values())
     stale = [pk for key, (pk, _) in existing.items() if key[0] in present and key not in rows]
@@ -335,7 +404,7 @@ def _write_groups(snapshot: ClusterSnapshot, now: datetime, result: SyncResult) 
     rows = {
         gid: _group_row(gid, snapshot, existing[gid][1] if gid in existing else None, now) for gid in snapshot.group_ids
     }
-    result.add(*_upsert(ConsumerGroup, rows, existing, ["group_id"], GROUP_FIELDS, ["last_synced"]))
+    result.add(*_upsert_dicts(ConsumerGroup, rows, existing, ["group_id"], GROUP_FIELDS, ["last_synced"]))
     gone = [pk for gid, (pk, values) in existing.items() if gid not in rows and values[-1] is None]
     result.add(vanished=_update_pks(ConsumerGroup, gone, vanished_at=now))
     ConsumerGroup.objects.filter(vanished_at__isnull=True).update(last_synced=now)
@@ -361,7 +430,7 @@ def _write_group_offsets(snapshot: ClusterSnapshot, group_pks: dict[str, int], r
                 "end_offset": end,
                 "lag": lag,
             }
-    result.add(*_upsert(GroupOffset, rows, existing, ["group", "topic", "partition"], OFFSET_FIELDS))
+    result.add(*_upsert_dicts(GroupOffset, rows, existing, ["group", "topic", "partition"], OFFSET_FIELDS))
     # Only groups whose offsets were read lose their old rows; a failed group keeps the previous ones.
     read = {group_pks[gid] for gid in snapshot.committed if gid in group_pks}
     stale = [pk for key, (pk, _) in existing.items() if key[0] in read and key not in rows]
