@@ -13,6 +13,7 @@ from django.utils import timezone
 from deadletter.models import DeadLetterRecord
 from opsportal.kafka_client import KafkaClientError
 
+from . import sql
 from .models import AuditEntry, ReplayJob
 from .publish import Edit, Outcome, RepublishRefused, Targets, republish, republish_producer
 
@@ -123,7 +124,7 @@ def run_job(job_id: int) -> Outcome:
 
 
 def _run_chunk(job: ReplayJob, chunk: list[int], edit: Edit | None, producer, targets: Targets) -> Outcome:
-    records = list(DeadLetterRecord.objects.filter(pk__in=chunk).order_by("pk"))
+    records = list(sql.by_ids(DeadLetterRecord.objects.order_by("pk"), chunk))
     try:
         return republish(
             records,

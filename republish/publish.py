@@ -15,12 +15,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from deadletter.models import DeadLetterRecord, Status
 from opsportal import kafka_client
 
+from . import sql
 from .headers import replay_headers
 from .models import AuditEntry, Replay, ReplayJob
 from .partitioner import partition_for_key
@@ -184,31 +185,26 @@ def encode_headers(headers: list[tuple[str, bytes | None]]) -> list:
 
 
 def claim(records, planned, start_offsets, *, user, edit, job) -> list[Replay]:
-    """Move the republishable rows to publishing with their Replay, committed before producing."""
-    ids = [record.pk for record in records]
-    for _attempt in range(3):
-        with transaction.atomic():
-            eligible = list(
-                DeadLetterRecord.objects.select_for_update()
-                .filter(pk__in=ids, status__in=REPUBLISHABLE)
-                .values_list("pk", flat=True)
+    """Move the republishable rows to publishing with their Replay, committed before producing.
+
+    One UPDATE ... RETURNING both checks and claims each row, so two operators
+    (or two workers) acting on the same rows never both get one.
+    """
+    with transaction.atomic():
+        claimed = set(
+            sql.update_returning_ids(
+                DeadLetterRecord,
+                [record.pk for record in records],
+                set_values={"status": Status.PUBLISHING},
+                where={"status": REPUBLISHABLE},
             )
-            updated = DeadLetterRecord.objects.filter(pk__in=eligible, status__in=REPUBLISHABLE).update(
-                status=Status.PUBLISHING
-            )
-            if updated != len(eligible):  # a concurrent claim won a row between read and update
-                transaction.set_rollback(True)
-                continue
-            claimed = set(eligible)
-            replays = [
-                _new_replay(record, planned, start_offsets, user, edit, job)
-                for record in records
-                if record.pk in claimed
-            ]
-            Replay.objects.bulk_create(replays, batch_size=1000)
-            execute_many(DeadLetterRecord, ["replay_id"], [(r.replay_id, r.record_id) for r in replays])
-            return replays
-    raise RepublishRefused("other operators are acting on the same records; try again")
+        )
+        replays = [
+            _new_replay(record, planned, start_offsets, user, edit, job) for record in records if record.pk in claimed
+        ]
+        sql.insert_many(replays)
+        sql.update_many(DeadLetterRecord, "id", ["replay_id"], [(r.replay_id, r.record_id) for r in replays])
+    return replays
 
 
 def _new_replay(record, planned, start_offsets, user, edit, job) -> Replay:
@@ -244,28 +240,6 @@ def outgoing(record: DeadLetterRecord, replay: Replay, edit: Edit | None, replay
     )
 
 
-def execute_many(model, columns: list[str], rows: list[tuple]) -> None:
-    """UPDATE many rows by primary key in one round of executemany (psycopg pipelines it).
-
-    bulk_update builds one CASE expression per row and column, which costs more
-    than the whole produce for a chunk of a thousand records.
-    """
-    if not rows:
-        return
-    quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(column)} = %s" for column in columns)
-    sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(model._meta.pk.column)} = %s"
-    values = [tuple(_db_value(model, columns, row)) for row in rows]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, values)
-
-
-def _db_value(model, columns: list[str], row: tuple):
-    for column, value in zip(columns, row[:-1], strict=True):
-        yield model._meta.get_field(column).get_db_prep_save(value, connection)
-    yield row[-1]
-
-
 def settle(sent: list[Replay], deliveries, refused: list[Replay], short: dict, outcome: Outcome) -> None:
     """Record each delivery on its Replay and its dead letter, in one transaction."""
     now = timezone.now()
@@ -289,11 +263,14 @@ def settle(sent: list[Replay], deliveries, refused: list[Replay], short: dict, o
     outcome.errors += list(dict.fromkeys(r.error for r in everything if r.error))[:10]
     outcome.replay_ids += [str(r.replay_id) for r in everything]
     with transaction.atomic():
-        execute_many(
+        sql.update_many(
             Replay,
+            "replay_id",
             ["state", "offset", "error", "settled_at"],
-            [(r.state, r.offset, r.error, r.settled_at, r.pk) for r in everything],
+            [(r.state, r.offset, r.error, r.settled_at, r.replay_id) for r in everything],
         )
         for state, status in ((Replay.State.REPUBLISHED, Status.REPUBLISHED), (Replay.State.FAILED, Status.FAILED)):
             ids = [r.record_id for r in everything if r.state == state]
-            DeadLetterRecord.objects.filter(pk__in=ids, status=Status.PUBLISHING).update(status=status)
+            sql.update_returning_ids(
+                DeadLetterRecord, ids, set_values={"status": status}, where={"status": [Status.PUBLISHING]}
+            )
