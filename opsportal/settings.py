@@ -84,6 +84,12 @@ if KAFKA_SSL_CA_LOCATION and not Path(KAFKA_SSL_CA_LOCATION).is_file():
 # Seconds an admin request may take before the portal reports the cluster unreachable.
 KAFKA_REQUEST_TIMEOUT = _read("KAFKA_REQUEST_TIMEOUT", float, 10.0)
 
+# Draining the dead-letter topic.
+DEAD_LETTER_TOPIC = _read("DEAD_LETTER_TOPIC", str, "billing.dead-letter")
+DEAD_LETTER_DRAIN_GROUP_ID = _read("DEAD_LETTER_DRAIN_GROUP_ID", str, "opsportal-deadletter-drain")
+DEAD_LETTER_DRAIN_BATCH_SIZE = _read("DEAD_LETTER_DRAIN_BATCH_SIZE", int, 5000)
+DEAD_LETTER_DRAIN_MAX_RECORDS_PER_RUN = _read("DEAD_LETTER_DRAIN_MAX_RECORDS_PER_RUN", int, 100_000)
+
 # Acting on dead letters and offsets.
 OPSPORTAL_FOUR_EYES = _strict_bool("OPSPORTAL_FOUR_EYES", False)
 OPSPORTAL_FOUR_EYES_TOPICS = _read("OPSPORTAL_FOUR_EYES_TOPICS", list, ["billing.transaction.events"])
