@@ -266,21 +266,11 @@ def broker_count(cluster: ClusterSettings | None = None, admin=None) -> int:
 def describe_topic_configs(
     names: Iterable[str], cluster: ClusterSettings | None = None, admin=None
 ) -> dict[str, dict[str, tuple[str | None, str]]]:
-    """Every config of every named topic: {topic: {key: (value, source)}} in one request."""
-    cluster = cluster_settings(cluster)
-    admin = admin or admin_client(cluster)
-    resources = [kafka_admin.ConfigResource(kafka_admin.ResourceType.TOPIC, name) for name in names]
-    if not resources:
-        return {}
-    result = {}
-    with translated("describing topic configs", cluster):
-        futures = admin.describe_configs(resources, request_timeout=cluster.request_timeout)
-        for resource, future in futures.items():
-            entries = future.result(timeout=cluster.request_timeout)
-            result[resource.name] = {
-                key: (entry.value, getattr(entry.source, "name", str(entry.source))) for key, entry in entries.items()
-            }
-    return result
+    """Every config of every named topic: {topic: {key: (value, source)}} in one request; any failure raises."""
+    configs, failures = describe_topic_configs_each(names, cluster, admin=admin)
+    if failures:
+        raise next(iter(failures.values()))
+    return configs
 
 
 @dataclass(frozen=True)
