@@ -1,11 +1,12 @@
 """Mirror the cluster into the database: the one function behind the command, the beat job and "Sync now".
 
-Everything is read from Kafka first, in a handful of batched admin requests;
-only then is the mirror written, inside one transaction, so a reader never sees
+Everything is read from Kafka first, in a handful of batched admin requests
+that are all in flight together; only then is the mirror written, inside one transaction, so a reader never sees
 half a sync and an unreachable cluster (KafkaUnavailable) leaves the database
 untouched. Diffs are computed in Python against the rows already stored, and
 only new or changed rows are written: an unchanged re-sync of 20,000
-partitions is a few reads and a few UPDATE statements.
+partitions compares tuples (JSON columns as their stored text) and runs a few
+reads and a few UPDATE statements.
 """
 
 from __future__ import annotations
