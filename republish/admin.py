@@ -63,7 +63,7 @@ class ReplayJobAdmin(ReadOnlyAdmin):
         "edit_diff",
     )
     exclude = ("record_ids", "edit")
-    actions = ["approve_jobs"]
+    actions = ["approve_jobs", "reject_jobs"]
 
     @admin.display(description="Progress")
     def progress(self, job: ReplayJob) -> str:
@@ -95,6 +95,14 @@ class ReplayJobAdmin(ReadOnlyAdmin):
             )
         for refusal in dict.fromkeys(refusals):
             self.message_user(request, refusal, messages.ERROR)
+
+    @admin.action(description="Reject selected republish jobs (nothing is sent)", permissions=["approve"])
+    def reject_jobs(self, request: HttpRequest, queryset) -> None:
+        rejected = 0
+        for job in queryset.filter(state=ReplayJob.State.AWAITING_APPROVAL):
+            jobs.reject(job, user=request.user)
+            rejected += 1
+        self.message_user(request, ngettext("%d job rejected.", "%d jobs rejected.", rejected) % rejected)
 
 
 @admin.register(Replay)

@@ -81,6 +81,22 @@ def approve(job: ReplayJob, *, user) -> None:
     )
 
 
+def reject(job: ReplayJob, *, user) -> None:
+    """Any operator may turn a waiting request down (the requester too: that is cancelling it)."""
+    updated = ReplayJob.objects.filter(pk=job.pk, state=ReplayJob.State.AWAITING_APPROVAL).update(
+        state=ReplayJob.State.REJECTED, finished_at=timezone.now(), skipped=job.total
+    )
+    if not updated:
+        raise RepublishRefused(f"job {job.pk} is not awaiting approval")
+    AuditEntry.objects.create(
+        user=user,
+        action=AuditEntry.Action.REJECT,
+        record_ids=job.record_ids[:1000],
+        target_topic=job.target_topic,
+        outcome=f"rejected republish job {job.pk} of {job.total} record(s); nothing was sent",
+    )
+
+
 def chunks(ids: list[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(ids), size):
         yield ids[start : start + size]

@@ -147,3 +147,17 @@ def test_a_job_is_not_approvable_twice(operator):
     job = ReplayJob.objects.create(record_ids=[1], total=1, requested_by=operator, state=ReplayJob.State.QUEUED)
     with pytest.raises(RepublishRefused, match="not awaiting approval"):
         jobs.approve(job, user=User.objects.create_user("other"))
+
+
+def test_a_rejected_job_sends_nothing(make_topic, cluster, operator):
+    target = make_topic(partitions=1, prefix="test.reject")
+    job = jobs.create_job(stored_rows(2, target), user=operator, target_topic=target, awaiting_approval=True)
+
+    jobs.reject(job, user=User.objects.create_user("reviewer"))
+    run_replay_job.apply(args=[job.pk])
+
+    job.refresh_from_db()
+    assert (job.state, job.done) == ("rejected", 0)
+    assert read_partition(cluster, target, 0) == []
+    with pytest.raises(RepublishRefused):
+        jobs.approve(job, user=User.objects.create_user("late-approver"))
