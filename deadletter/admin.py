@@ -32,17 +32,35 @@ DISTINCT_LIMIT = 200
 DUMP_LIMIT = 64 * 1024  # bytes shown of a large value; the rest is summarised
 
 
+# A filtered list counts at most this many matches, then says "more than" (the count is the
+# only part of a list page whose cost grows with the matches; the page itself uses an index).
+COUNT_LIMIT = 10_000
+
+
+class CountAtLeast(int):
+    """A count that stopped at COUNT_LIMIT + 1: wherever the admin prints it, it reads
+    "more than 10,000"; for the paginator's arithmetic it is the number itself."""
+
+    def __str__(self) -> str:
+        return f"more than {self - 1:,}"
+
+
 class EstimatedCountPaginator(Paginator):
-    """COUNT(*) walks every row on PostgreSQL: an unfiltered list uses the planner's estimate."""
+    """COUNT(*) walks every matching row on PostgreSQL: an unfiltered list uses the planner's
+    estimate, a filtered one counts at most COUNT_LIMIT + 1 rows (COUNT over a LIMITed subquery)."""
 
     @cached_property
     def count(self) -> int:
         queryset = self.object_list
-        if isinstance(queryset, QuerySet) and not queryset.query.where:
+        if not isinstance(queryset, QuerySet):
+            return super().count
+        if not queryset.query.where:
             estimate = _estimated_rows(queryset)
             if estimate is not None and estimate > ESTIMATE_ABOVE:
                 return estimate
-        return super().count
+            return super().count
+        counted = queryset.order_by()[: COUNT_LIMIT + 1].count()
+        return CountAtLeast(counted) if counted > COUNT_LIMIT else counted
 
 
 def _estimated_rows(queryset: QuerySet) -> int | None:

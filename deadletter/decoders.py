@@ -51,18 +51,18 @@ class Decoded:
     errors: list[str] = field(default_factory=list)
 
 
-class _Headers:
-    """First and last value of each header name: first is the true origin, last the latest hop."""
+class _Names:
+    """Where each header name first and last occurs: the first is the true origin, the last the latest hop."""
 
     __slots__ = ("first", "last")
 
-    def __init__(self, headers: Headers) -> None:
-        self.first: dict[str, bytes | None] = {}
-        self.last: dict[str, bytes | None] = {}
-        for name, value in headers:
+    def __init__(self, names: Sequence[str]) -> None:
+        self.first: dict[str, int] = {}
+        self.last: dict[str, int] = {}
+        for at, name in enumerate(names):
             if name not in self.first:
-                self.first[name] = value
-            self.last[name] = value
+                self.first[name] = at
+            self.last[name] = at
 
     def __contains__(self, name: str) -> bool:
         return name in self.first
@@ -272,7 +272,7 @@ _EXTRA_READERS: dict[str, dict[str, Callable]] = {
 }
 
 
-def choose_family(headers: _Headers) -> Family:
+def choose_family(headers: _Names) -> Family:
     """By marker headers, most specific first (billing and Spring Cloud Stream share x-original-*)."""
     if "x-error-type" in headers:
         return BILLING_FAMILY
@@ -318,62 +318,88 @@ _INT_LIMITS = {
 }
 
 
-def _set(result: Decoded, attribute: str, value: object, name: str) -> None:
-    limit = _INT_LIMITS.get(attribute)
-    if limit is not None and value is not None and not -limit <= value < limit:
-        result.errors.append(f"{name}: {value} is out of range")
-        return
-    setattr(result, attribute, value)
+# (attribute, index of the header it is read from, reader, header name, integer limit or None)
+_Step = tuple[str, int, Callable, str, int | None]
 
 
-def _apply(family: Family, headers: _Headers, result: Decoded) -> None:
-    for attribute, (name, reader) in family.origin.items():
-        if name in headers:
-            _set(result, attribute, reader(headers.first[name], result.errors, name), name)
-    for attribute, (name, reader) in family.error.items():
-        if name in headers:
-            _set(result, attribute, reader(headers.last[name], result.errors, name), name)
+@dataclass(frozen=True)
+class _Plan:
+    """Everything decoding needs that depends on the header names alone: the family and where
+    each field is read from. Records of one producer carry the same names in the same order,
+    so the plan is worked out once per distinct name list, not once per record."""
+
+    convention: str
+    steps: tuple[_Step, ...]
+    # Spring retry topic at its DLT hop: the kafka_dlt-* steps, used when kafka_original-topic is blank.
+    fallback: tuple[_Step, ...]
+    # SmallRye has no stack trace: (index of the last cause class name, of the last cause), or None.
+    cause: tuple[int | None, int | None] | None
+    replay_at: int | None
 
 
-def _spring_fallbacks(headers: _Headers, result: Decoded) -> None:
-    """A retry-topic record may carry kafka_dlt-* rather than kafka_original-* (DLT hop)."""
-    if not result.original_topic and "kafka_dlt-original-topic" in headers:
-        _apply(SPRING_KAFKA_FAMILY, headers, result)
-        result.convention = SPRING_RETRY
+def _steps(family: Family, names: _Names) -> tuple[_Step, ...]:
+    origin = [(a, names.first[n], reader, n) for a, (n, reader) in family.origin.items() if n in names]
+    error = [(a, names.last[n], reader, n) for a, (n, reader) in family.error.items() if n in names]
+    return tuple((*step, _INT_LIMITS.get(step[0])) for step in origin + error)
 
 
-def _smallrye_cause(headers: _Headers, result: Decoded) -> None:
+@functools.lru_cache(maxsize=1024)  # bounded: a producer writing random header names cannot grow it
+def _plan(names: tuple[str, ...]) -> _Plan:
+    indexed = _Names(names)
+    family = choose_family(indexed)
+    fallback = ()
+    if family is SPRING_RETRY_FAMILY and "kafka_dlt-original-topic" in indexed:
+        fallback = _steps(SPRING_KAFKA_FAMILY, indexed)
+    cause = None
+    if family is SMALLRYE_FAMILY:
+        cause = (indexed.last.get("dead-letter-cause-class-name"), indexed.last.get("dead-letter-cause"))
+    return _Plan(family.convention, _steps(family, indexed), fallback, cause, indexed.last.get(REPLAY_ID_HEADER))
+
+
+def _run(steps: tuple[_Step, ...], headers: Headers, result: Decoded) -> None:
+    errors = result.errors
+    for attribute, at, reader, name, limit in steps:
+        value = reader(headers[at][1], errors, name)
+        # What the database columns hold: a value outside is an error on the row, never a failed insert.
+        if limit is not None and value is not None and not -limit <= value < limit:
+            errors.append(f"{name}: {value} is out of range")
+            continue
+        setattr(result, attribute, value)
+
+
+def _smallrye_cause(cause: tuple[int | None, int | None], headers: Headers, result: Decoded) -> None:
     """SmallRye has no stack trace; its cause class and message are the next best thing."""
-    cause_class = _text(headers.last.get("dead-letter-cause-class-name"), result.errors, "dead-letter-cause-class-name")
-    cause = _text(headers.last.get("dead-letter-cause"), result.errors, "dead-letter-cause")
-    if cause_class or cause:
-        result.stack_trace = f"Caused by: {cause_class}: {cause}".strip()
+    class_at, cause_at = cause
+    cause_class = _text(
+        None if class_at is None else headers[class_at][1], result.errors, "dead-letter-cause-class-name"
+    )
+    text = _text(None if cause_at is None else headers[cause_at][1], result.errors, "dead-letter-cause")
+    if cause_class or text:
+        result.stack_trace = f"Caused by: {cause_class}: {text}".strip()
 
 
-def _replay_id(headers: _Headers, result: Decoded) -> None:
+def _replay_id(value: bytes | None, result: Decoded) -> None:
     """A record the portal republished carries x-replay-id; it came back if it failed again."""
-    if REPLAY_ID_HEADER not in headers:
-        return
-    text = _text(headers.last[REPLAY_ID_HEADER], result.errors, REPLAY_ID_HEADER).strip()
+    text = _text(value, result.errors, REPLAY_ID_HEADER).strip()
     try:
         result.replay_id = uuid.UUID(text)
     except ValueError:
         result.errors.append(f"{REPLAY_ID_HEADER}: {text[:40]!r} is not a UUID")
 
 
-def decode_headers(headers: Headers) -> Decoded:
-    """Decode the dead-letter headers of one record. Never raises."""
+def decode_headers(headers: Headers, names: tuple[str, ...] | None = None) -> Decoded:
+    """Decode the dead-letter headers of one record (`names`: their names, if the caller has them). Never raises."""
     result = Decoded()
     try:
-        indexed = _Headers(headers)
-        family = choose_family(indexed)
-        result.convention = family.convention
-        _apply(family, indexed, result)
-        if family is SPRING_RETRY_FAMILY:
-            _spring_fallbacks(indexed, result)
-        elif family is SMALLRYE_FAMILY:
-            _smallrye_cause(indexed, result)
-        _replay_id(indexed, result)
+        plan = _plan(tuple([name for name, _ in headers]) if names is None else names)
+        result.convention = plan.convention
+        _run(plan.steps, headers, result)
+        if plan.fallback and not result.original_topic:
+            _run(plan.fallback, headers, result)
+        if plan.cause is not None:
+            _smallrye_cause(plan.cause, headers, result)
+        if plan.replay_at is not None:
+            _replay_id(headers[plan.replay_at][1], result)
     except Exception as exc:  # noqa: BLE001 - a decoder bug must not stop the drain; it is written on the row
         result.errors.append(f"decoder failed: {type(exc).__name__}: {exc}")
     return result
@@ -417,7 +443,7 @@ def fingerprint(error_type: str, message: str) -> tuple[str, str]:
     return digest, normalised
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Business:
     event_id: str = ""
     event_type: str = ""
@@ -429,31 +455,38 @@ class Business:
     is_json: bool = False
 
 
-def _field(mapping: object, *path: str) -> str:
-    for part in path:
-        if not isinstance(mapping, dict):
-            return ""
-        mapping = mapping.get(part)
-    if mapping is None or isinstance(mapping, dict | list):
+def _scalar(value: object) -> str:
+    if value is None or isinstance(value, dict | list):
         return ""
-    return clean_text(str(mapping)[:255])
+    return clean_text(str(value)[:255])
+
+
+def _inner(event: dict, outer: str, name: str) -> str:
+    inside = event.get(outer)
+    return _scalar(inside.get(name)) if isinstance(inside, dict) else ""
+
+
+_JSON_START = re.compile(rb"\s*[{\[]")  # only the leading whitespace is read, not a 1 MiB value
+_NOT_JSON = Business()
 
 
 def read_business(value: bytes | None) -> Business:
     """Event fields from a billing JSON event; anything else leaves them blank. Never raises."""
-    if not value or value.lstrip()[:1] not in (b"{", b"["):  # cheap test before paying for json.loads
-        return Business()
+    if not value or _JSON_START.match(value) is None:  # cheap test before paying for json.loads
+        return _NOT_JSON
     try:
         event = json.loads(value)
     except (ValueError, RecursionError):
-        return Business()
-    business = Business(is_json=True)
-    if isinstance(event, dict):
-        business.event_id = _field(event, "eventId")
-        business.event_type = _field(event, "eventType")
-        business.account_id = _field(event, "aggregateId") or _field(event, "accountId")
-        business.correlation_id = _field(event, "metadata", "correlationId")
-        business.saga_id = _field(event, "metadata", "sagaId")
-        business.amount = _field(event, "payload", "amount")[:64]
-        business.currency = _field(event, "payload", "currency")[:16]
-    return business
+        return _NOT_JSON
+    if not isinstance(event, dict):
+        return Business(is_json=True)
+    return Business(
+        event_id=_scalar(event.get("eventId")),
+        event_type=_scalar(event.get("eventType")),
+        account_id=_scalar(event.get("aggregateId")) or _scalar(event.get("accountId")),
+        correlation_id=_inner(event, "metadata", "correlationId"),
+        saga_id=_inner(event, "metadata", "sagaId"),
+        amount=_inner(event, "payload", "amount")[:64],
+        currency=_inner(event, "payload", "currency")[:16],
+        is_json=True,
+    )

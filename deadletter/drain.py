@@ -1,26 +1,33 @@
 """Move dead-letter records from Kafka into DeadLetterRecord rows, each exactly once.
 
-The order of a batch is the whole guarantee: consume, insert with ON CONFLICT DO
-NOTHING on (topic, partition, offset), commit the database, and only then commit
-the Kafka offsets synchronously. A crash before the database commit re-reads the
-batch; a crash between the two commits re-reads rows that already exist and the
-unique constraint drops them. Nothing is lost, nothing is stored twice.
+The order of a batch is the whole guarantee: consume, insert with ON CONFLICT DO NOTHING on
+(topic, partition, offset), commit the database, and only then commit the Kafka offsets
+synchronously. A crash before the database commit re-reads the batch; a crash between the
+two commits re-reads rows that already exist and the unique constraint drops them. Nothing
+is lost, nothing is stored twice.
+
+For speed, a reader thread polls and decodes batch N+1 while this thread writes batch N;
+the offsets of N are still committed only after N's database commit, and a batch read
+ahead but never written is simply read again by the next run.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import queue
 import threading
 import time
-from base64 import b64encode
-from collections.abc import Callable, Iterable
+from binascii import b2a_base64
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
 from django.conf import settings
-from django.db import connections, router, transaction
+from django.db import IntegrityError, connections, router, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from deadletter import decoders
@@ -34,7 +41,11 @@ T = TypeVar("T")
 DEFAULT_GROUP_ID = "opsportal-deadletter-drain"
 # Big enough to amortise the commits, small enough that memory stays flat (~1 KiB records).
 DEFAULT_BATCH_SIZE = 5000
+# A batch also ends at this many bytes of keys and values, so 1 MiB records keep memory flat too.
+MAX_BATCH_BYTES = 32 * 1024 * 1024
 EMPTY_POLLS_TO_STOP = 3
+POLL_CHUNK = 1000  # records per consume() call: the byte limit above is checked between calls
+POLL_SLICE = 0.25  # seconds one consume() may hold the consumer lock while nothing arrives
 
 
 @dataclass
@@ -66,98 +77,125 @@ def _kafka_time(timestamp_ms: int | None) -> datetime | None:
         return None
 
 
-def _raw_headers(headers: Iterable[tuple[str, bytes | None]], errors: list[str]) -> list[list[str | None]]:
-    raw = []
-    for name, value in headers:
+@functools.lru_cache(maxsize=1024)  # one entry per distinct list of header names, as decoders._plan
+def _header_openings(names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Each header's JSON opening '["name",', and a note for each name that held NUL."""
+    openings, notes = [], []
+    for name in names:
         if "\x00" in name:
             name = decoders.clean_text(name)
-            errors.append(f"header name {name!r} held NUL characters (replaced)")
-        raw.append([name, None if value is None else b64encode(value).decode("ascii")])
-    return raw
+            notes.append(f"header name {name!r} held NUL characters (replaced)")
+        openings.append(f"[{json.dumps(name)},")
+    return tuple(openings), tuple(notes)
 
 
-# Every column the drain writes, in the order row_values returns them (id is the database's).
-COLUMNS = tuple(field.attname for field in DeadLetterRecord._meta.concrete_fields if field.name != "id")
+def _headers_json(headers: kafka_client.Headers, names: tuple[str, ...], errors: list[str]) -> str:
+    """[[name, base64 value or null], ...] as JSON text, written directly (the column's format)."""
+    openings, notes = _header_openings(names)
+    errors.extend(notes)
+    parts = [
+        f'{opening}"{b2a_base64(value, newline=False).decode("ascii")}"]' if value is not None else f"{opening}null]"
+        for opening, (_, value) in zip(openings, headers, strict=True)
+    ]
+    return f"[{','.join(parts)}]"
+
+
+# Every column the drain writes, in the order _row returns them (id is the database's).
+COLUMNS = (
+    *("dlq_topic", "partition", "offset", "timestamp", "key", "value", "key_size", "value_size", "key_text"),
+    *("headers", "convention", "original_topic", "original_partition", "original_offset", "original_timestamp_ms"),
+    *("consumer_group", "error_type", "error_message", "stack_trace", "retry_count", "failed_at", "decode_error"),
+    *("fingerprint", "fingerprint_text", "event_id", "event_type", "account_id", "correlation_id", "saga_id"),
+    *("amount", "currency", "status", "assignee_id", "notes", "drained_at", "replay_id", "returned_replay_id"),
+    "failed_again",
+)
+_MODEL_COLUMNS = tuple(field.attname for field in DeadLetterRecord._meta.concrete_fields if field.name != "id")
+if COLUMNS != _MODEL_COLUMNS:  # a model change must change _row too: fail at import, not with shifted data
+    raise RuntimeError(f"deadletter.drain.COLUMNS is out of date with the model: {_MODEL_COLUMNS}")
+_NEW = Status.NEW.value
+
+
+def _row(topic, partition, offset, timestamp_ms, key, value, headers, drained_at: datetime) -> tuple:
+    """Decode one record into COLUMNS order; whatever the bytes, the database accepts the row.
+
+    A tuple built in place, not a dict or a model instance: this runs for every record. The
+    headers column is JSON text, as COPY sends it (json.loads it for a model instance).
+    """
+    names = tuple([name for name, _ in headers])
+    decoded = decoders.decode_headers(headers, names)
+    business = decoders.read_business(value)
+    headers_json = _headers_json(headers, names, decoded.errors)
+    digest, masked = decoders.fingerprint(decoded.error_type, decoded.error_message)
+    key_text = "" if key is None else decoders.clean_text(key[:255].decode("utf-8", "replace"))
+    return (
+        *(topic, partition, offset, _kafka_time(timestamp_ms), key, value),
+        *(None if key is None else len(key), None if value is None else len(value), key_text, headers_json),
+        *(decoded.convention, decoded.original_topic[:249], decoded.original_partition, decoded.original_offset),
+        *(decoded.original_timestamp_ms, decoded.consumer_group[:255], decoded.error_type[:255]),
+        *(decoded.error_message, decoded.stack_trace, decoded.retry_count, decoded.failed_at),
+        *("\n".join(decoded.errors), digest, masked, business.event_id, business.event_type, business.account_id),
+        *(business.correlation_id, business.saga_id, business.amount, business.currency),
+        *(_NEW, None, "", drained_at, None, decoded.replay_id, False),
+    )
 
 
 def row_values(record: kafka_client.Record, drained_at: datetime) -> tuple:
-    """Decode one record into COLUMNS order; whatever the bytes, the database accepts the row.
+    r = record
+    return _row(r.topic, r.partition, r.offset, r.timestamp_ms, r.key, r.value, r.headers, drained_at)
 
-    A tuple, not a model instance: building 40-field instances cost more than the decoding.
-    """
-    decoded = decoders.decode_headers(record.headers)
-    business = decoders.read_business(record.value)
-    headers = _raw_headers(record.headers, decoded.errors)
-    digest, masked = decoders.fingerprint(decoded.error_type, decoded.error_message)
-    key, value = record.key, record.value
-    key_text = "" if key is None else decoders.clean_text(key[:255].decode("utf-8", "replace"))
-    values = {
-        "dlq_topic": record.topic,
-        "partition": record.partition,
-        "offset": record.offset,
-        "timestamp": _kafka_time(record.timestamp_ms),
-        "key": key,
-        "value": value,
-        "key_size": None if key is None else len(key),
-        "value_size": None if value is None else len(value),
-        "key_text": key_text,
-        "headers": headers,
-        "convention": decoded.convention,
-        "original_topic": decoded.original_topic[:249],
-        "original_partition": decoded.original_partition,
-        "original_offset": decoded.original_offset,
-        "original_timestamp_ms": decoded.original_timestamp_ms,
-        "consumer_group": decoded.consumer_group[:255],
-        "error_type": decoded.error_type[:255],
-        "error_message": decoded.error_message,
-        "stack_trace": decoded.stack_trace,
-        "retry_count": decoded.retry_count,
-        "failed_at": decoded.failed_at,
-        "decode_error": "\n".join(decoded.errors),
-        "fingerprint": digest,
-        "fingerprint_text": masked,
-        "event_id": business.event_id,
-        "event_type": business.event_type,
-        "account_id": business.account_id,
-        "correlation_id": business.correlation_id,
-        "saga_id": business.saga_id,
-        "amount": business.amount,
-        "currency": business.currency,
-        "status": Status.NEW.value,
-        "assignee_id": None,
-        "notes": "",
-        "drained_at": drained_at,
-        "replay_id": None,
-        "returned_replay_id": decoded.replay_id,
-        "failed_again": False,
-    }
-    return tuple(values[column] for column in COLUMNS)
+
+_HEADERS = COLUMNS.index("headers")
+
+
+def as_instance(row: tuple) -> DeadLetterRecord:
+    values = dict(zip(COLUMNS, row, strict=True))
+    values["headers"] = json.loads(row[_HEADERS])
+    return DeadLetterRecord(**values)
 
 
 def build_row(record: kafka_client.Record, drained_at: datetime) -> DeadLetterRecord:
-    return DeadLetterRecord(**dict(zip(COLUMNS, row_values(record, drained_at), strict=True)))
+    return as_instance(row_values(record, drained_at))
 
 
 # --- one batch -------------------------------------------------------------------------------
 
 _POSITION = (COLUMNS.index("dlq_topic"), COLUMNS.index("partition"), COLUMNS.index("offset"))
-_HEADERS = COLUMNS.index("headers")
 _REPLAY = COLUMNS.index("returned_replay_id")
 _DECODE_ERROR = COLUMNS.index("decode_error")
 
 
-def _stored_count(rows: list[tuple]) -> int:
-    """Rows of this batch already in the table (one range query per partition, on the unique index)."""
+@dataclass
+class Batch:
+    rows: list[tuple]
+    positions: dict[kafka_client.Position, int]  # next offset to read, committed after the rows
+
+
+def decode_batch(records: list[kafka_client.RawRecord]) -> Batch:
+    drained_at = timezone.now()
+    rows = [_row(*record, drained_at) for record in records]
+    positions: dict[kafka_client.Position, int] = {}
+    for topic, partition, offset, *_ in records:
+        if offset >= positions.get((topic, partition), 0):
+            positions[(topic, partition)] = offset + 1
+    return Batch(rows, positions)
+
+
+def _spans(rows: list[tuple]) -> dict[tuple[str, int], tuple[int, int]]:
+    """(lowest, highest) offset of the batch per partition."""
     spans: dict[tuple[str, int], tuple[int, int]] = {}
     topic_at, partition_at, offset_at = _POSITION
     for row in rows:
         key, offset = (row[topic_at], row[partition_at]), row[offset_at]
         low, high = spans.get(key, (offset, offset))
         spans[key] = (min(low, offset), max(high, offset))
-    return sum(
-        DeadLetterRecord.objects.filter(dlq_topic=topic, partition=partition, offset__range=span).count()
-        for (topic, partition), span in spans.items()
-    )
+    return spans
+
+
+def _stored(spans: dict[tuple[str, int], tuple[int, int]]) -> Q:
+    query = Q()
+    for (topic, partition), span in spans.items():
+        query |= Q(dlq_topic=topic, partition=partition, offset__range=span)
+    return query
 
 
 def _mark_failed_again(rows: list[tuple]) -> None:
@@ -167,23 +205,55 @@ def _mark_failed_again(rows: list[tuple]) -> None:
         DeadLetterRecord.objects.filter(replay_id__in=replay_ids).update(failed_again=True)
 
 
-def _copy_insert(connection, rows: list[tuple]) -> int:
-    """PostgreSQL: COPY into a temporary table, then one INSERT ... ON CONFLICT DO NOTHING.
+@functools.lru_cache(maxsize=8)
+def _column_types(alias: str) -> tuple[list[str], list[int]]:
+    """Quoted column names and PostgreSQL type oids in COLUMNS order, for a binary COPY."""
+    connection = connections[alias]
+    columns = [DeadLetterRecord._meta.get_field(c).column for c in COLUMNS]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0",
+            [DeadLetterRecord._meta.db_table],
+        )
+        oids = dict(cursor.fetchall())
+    return [connection.ops.quote_name(c) for c in columns], [oids[c] for c in columns]
 
-    COPY is the fastest way in but cannot skip duplicates; the INSERT from the temporary
-    table can, and its row count is the number of new rows.
+
+def copy_rows(connection, table: str, rows: list[tuple]) -> None:
+    """COPY rows into `table` in PostgreSQL's binary format: the fastest way in, no text parsing.
+
+    Binary jsonb would JSON-encode a str again; the headers are JSON text already, so the
+    cursor's jsonb dumper passes them through.
+    """
+    from psycopg.types.json import set_json_dumps  # PostgreSQL only
+
+    names, oids = _column_types(connection.alias)
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        set_json_dumps(_as_is, context=cursor.cursor)
+        with cursor.cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(oids)
+            write = copy.write_row
+            for row in rows:
+                write(row)
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
+def _copy_insert(connection, rows: list[tuple]) -> int:
+    """COPY into a temporary table, then one INSERT ... ON CONFLICT DO NOTHING.
+
+    COPY cannot skip duplicates; the INSERT from the temporary table can, and its row count
+    is the number of new rows. About twice the cost of a COPY into the table.
     """
     table = connection.ops.quote_name(DeadLetterRecord._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(DeadLetterRecord._meta.get_field(c).column) for c in COLUMNS)
+    columns = ", ".join(_column_types(connection.alias)[0])
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMPORARY TABLE deadletter_incoming ON COMMIT DROP AS SELECT {columns} FROM {table} WITH NO DATA"
         )
-        with cursor.cursor.copy(f"COPY deadletter_incoming ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                row = list(row)
-                row[_HEADERS] = json.dumps(row[_HEADERS])
-                copy.write_row(row)
+        copy_rows(connection, "deadletter_incoming", rows)
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM deadletter_incoming "
             'ON CONFLICT (dlq_topic, partition, "offset") DO NOTHING'
@@ -191,21 +261,33 @@ def _copy_insert(connection, rows: list[tuple]) -> int:
         return cursor.rowcount
 
 
+def _postgres_insert(connection, rows: list[tuple]) -> int:
+    """Straight COPY into the table when none of the batch's positions is stored yet (the
+    usual case: one index range probe per partition); else, or if a concurrent writer
+    stored some meanwhile (unique violation), the temporary table and ON CONFLICT."""
+    if not DeadLetterRecord.objects.using(connection.alias).filter(_stored(_spans(rows))).exists():
+        try:
+            with transaction.atomic(using=connection.alias):  # a savepoint: a violation undoes only this
+                copy_rows(connection, connection.ops.quote_name(DeadLetterRecord._meta.db_table), rows)
+            return len(rows)
+        except IntegrityError:
+            log.info("dead-letter drain: positions stored meanwhile; inserting with ON CONFLICT")
+    return _copy_insert(connection, rows)
+
+
 def insert_rows(rows: list[tuple]) -> int:
     """The one place rows are written: insert-or-ignore on the unique position; returns new rows."""
     connection = connections[router.db_for_write(DeadLetterRecord)]
     if connection.vendor == "postgresql":
-        return _copy_insert(connection, rows)
-    already = _stored_count(rows)
-    instances = [DeadLetterRecord(**dict(zip(COLUMNS, row, strict=True))) for row in rows]
+        return _postgres_insert(connection, rows)
+    already = DeadLetterRecord.objects.filter(_stored(_spans(rows))).count()
+    instances = [as_instance(row) for row in rows]
     DeadLetterRecord.objects.bulk_create(instances, batch_size=500, ignore_conflicts=True)
     return len(rows) - already
 
 
-def store_batch(records: list[kafka_client.Record], result: DrainResult) -> None:
+def store_batch(rows: list[tuple], result: DrainResult) -> None:
     """Insert a batch in one transaction; returns only once the database has committed it."""
-    drained_at = timezone.now()
-    rows = [row_values(record, drained_at) for record in records]
     with transaction.atomic(using=router.db_for_write(DeadLetterRecord)):
         inserted = insert_rows(rows)
         _mark_failed_again(rows)
@@ -214,21 +296,7 @@ def store_batch(records: list[kafka_client.Record], result: DrainResult) -> None
     result.decode_errors += sum(1 for row in rows if row[_DECODE_ERROR])
 
 
-def _next_positions(records: list[kafka_client.Record]) -> dict[kafka_client.Position, int]:
-    positions: dict[kafka_client.Position, int] = {}
-    for record in records:
-        position = (record.topic, record.partition)
-        positions[position] = max(positions.get(position, 0), record.offset + 1)
-    return positions
-
-
 # --- the loop --------------------------------------------------------------------------------
-
-
-def _batch_limit(batch_size: int, max_records: int | None, result: DrainResult) -> int:
-    if max_records is None:
-        return batch_size
-    return min(batch_size, max_records - result.consumed)
 
 
 def _caught_up(positions: dict[kafka_client.Position, int], cluster) -> bool:
@@ -279,6 +347,135 @@ def _start_positions(topic: str, group_id: str, cluster) -> dict[kafka_client.Po
     }
 
 
+_END = object()  # the reader has nothing more to hand over
+
+
+class _Reader:
+    """Polls and decodes the next batch in its own thread while the caller's thread writes the
+    current one: the decoding runs while PostgreSQL works.
+
+    Only this thread polls and only the caller's thread commits offsets, each under `lock`, so
+    the consumer is never called from two threads at once. The queue holds one decoded batch:
+    with the one being written and the one being read, memory stays at three batches.
+    """
+
+    def __init__(self, consumer, positions, *, batch_size, max_records, until_empty, timeout, cluster) -> None:
+        self.consumer, self.positions, self.cluster = consumer, dict(positions), cluster
+        self.batch_size, self.max_records, self.until_empty, self.timeout = (
+            batch_size,
+            max_records,
+            until_empty,
+            timeout,
+        )
+        self.lock = threading.Lock()
+        self.batches: queue.Queue = queue.Queue(maxsize=1)
+        self.halt = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="deadletter-drain-reader", daemon=True)
+        self.ends: dict[kafka_client.Position, int] = {}  # end offsets last seen, for until_empty
+
+    def __enter__(self) -> _Reader:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.halt.set()
+        self.thread.join()
+
+    def next_batch(self, stop: threading.Event) -> Batch | None:
+        """The next decoded batch, in order; None when the reader is done or a stop was requested."""
+        while True:
+            try:
+                item = self.batches.get(timeout=0.1)
+            except queue.Empty:
+                if stop.is_set():
+                    return None
+                continue
+            if isinstance(item, BaseException):
+                raise item
+            return None if item is _END else item
+
+    def commit(self, positions: dict[kafka_client.Position, int]) -> None:
+        with self.lock:
+            kafka_client.commit_positions(self.consumer, positions, self.cluster)
+
+    # --- the reader thread ---
+
+    def _run(self) -> None:
+        try:
+            self._read()
+            item = _END
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread, in batch order
+            item = exc
+        self._hand_over(item)
+
+    def _read(self) -> None:
+        read, empty_polls = 0, 0
+        if self.until_empty:
+            self._refresh_ends()
+        while not self.halt.is_set():
+            limit = self.batch_size if self.max_records is None else min(self.batch_size, self.max_records - read)
+            if limit <= 0:
+                return
+            records = self._poll(limit)
+            if records:
+                empty_polls = 0
+                read += len(records)
+                batch = decode_batch(records)
+                self.positions.update(batch.positions)
+                if not self._hand_over(batch):
+                    return
+                if self.until_empty and self._at_ends(self.positions) and self._refresh_ends():
+                    return  # drained: no need to wait out an empty poll
+            elif self.until_empty:
+                # An empty poll alone can mean "fetch not started yet": ask the broker for the
+                # end. Several empty polls also end it (transaction markers sit past the last record).
+                empty_polls += 1
+                if empty_polls >= EMPTY_POLLS_TO_STOP or _caught_up(self.positions, self.cluster):
+                    return
+
+    def _poll(self, limit: int) -> list[kafka_client.RawRecord]:
+        """Up to `limit` records or MAX_BATCH_BYTES, waiting at most `timeout` for them."""
+        records: list[kafka_client.RawRecord] = []
+        size = 0
+        deadline = time.monotonic() + self.timeout
+        while len(records) < limit and size < MAX_BATCH_BYTES and not self.halt.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            wanted = min(limit - len(records), POLL_CHUNK)
+            with self.lock:
+                polled = kafka_client.poll_raw(self.consumer, wanted, min(left, POLL_SLICE), self.cluster)
+            records += polled
+            size += sum(len(r[5] or b"") + len(r[4] or b"") for r in polled)
+            if len(polled) < wanted and self.until_empty and records and self._at_ends(self._after(records)):
+                break  # the last records of the topic: hand them over now
+        return records
+
+    def _after(self, records: list[kafka_client.RawRecord]) -> dict[kafka_client.Position, int]:
+        positions = dict(self.positions)
+        for topic, partition, offset, *_ in records:
+            positions[(topic, partition)] = max(positions.get((topic, partition), 0), offset + 1)
+        return positions
+
+    def _at_ends(self, positions: dict[kafka_client.Position, int]) -> bool:
+        return bool(self.ends) and all(positions.get(p, 0) >= end for p, end in self.ends.items())
+
+    def _refresh_ends(self) -> bool:
+        """Ask the broker for the end offsets again; True if the drain has reached them."""
+        ends, failures = kafka_client.list_offsets(self.positions, "latest", self.cluster)
+        self.ends = {} if failures else ends
+        return self._at_ends(self.positions)
+
+    def _hand_over(self, item: object) -> bool:
+        while not self.halt.is_set():
+            try:
+                self.batches.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+
 def drain_dead_letter(
     max_records: int | None = None,
     until_empty: bool = False,
@@ -294,10 +491,11 @@ def drain_dead_letter(
     """Drain the dead-letter topic into the database.
 
     Stops after max_records records, when the topic is drained (until_empty: a poll of
-    `timeout` seconds found nothing), or when `stop` is set; otherwise runs on. The
-    client is created here, inside the calling process, never at import (fork safety).
-    Partitions are assigned, not shared through a group: two drains at once both read
-    everything (still stored once, but wasted work), so the scheduled task takes a lock.
+    `timeout` seconds found nothing, or the end offsets are reached), or when `stop` is set
+    (after the batch being written); otherwise runs on. The client is created here, inside
+    the calling process, never at import (fork safety). Partitions are assigned, not shared
+    through a group: two drains at once both read everything (still stored once, but wasted
+    work), so the scheduled task takes a lock.
     """
     topic = topic or getattr(settings, "DEAD_LETTER_TOPIC", DEAD_LETTER_TOPIC)
     group_id = group_id or getattr(settings, "DEAD_LETTER_DRAIN_GROUP_ID", DEFAULT_GROUP_ID)
@@ -310,35 +508,34 @@ def drain_dead_letter(
     consumer = kafka_client.consumer(group_id, cluster, **{"queued.max.messages.kbytes": 32768})
     try:
         kafka_client.assign(consumer, start)
-        empty_polls = 0
-        while not stop.is_set():
-            limit = _batch_limit(batch_size, max_records, result)
-            if limit <= 0:
-                break
-            records = kafka_client.poll_records(consumer, limit, timeout)
-            if records:
-                empty_polls = 0
-                _drain_batch(consumer, records, result, cluster)
-                positions.update(_next_positions(records))
+        reader = _Reader(
+            consumer,
+            positions,
+            batch_size=batch_size,
+            max_records=max_records,
+            until_empty=until_empty,
+            timeout=timeout,
+            cluster=cluster,
+        )
+        with reader:
+            while not stop.is_set():
+                batch = reader.next_batch(stop)
+                if batch is None:
+                    break
+                _drain_batch(reader, batch, result)
                 if on_batch is not None:
                     on_batch(result)
-            elif until_empty:
-                # An empty poll alone can mean "fetch not started yet": ask the broker for the
-                # end. Several empty polls also end it (transaction markers sit past the last record).
-                empty_polls += 1
-                if empty_polls >= EMPTY_POLLS_TO_STOP or _caught_up(positions, cluster):
-                    break
         result.stopped = stop.is_set()
     finally:
         consumer.close()
     return result
 
 
-def _drain_batch(consumer, records: list[kafka_client.Record], result: DrainResult, cluster) -> None:
-    result.consumed += len(records)
-    store_batch(records, result)
+def _drain_batch(reader: _Reader, batch: Batch, result: DrainResult) -> None:
+    result.consumed += len(batch.rows)
+    store_batch(batch.rows, result)
     # Only after the database commit: a crash before this line re-reads rows that exist.
-    kafka_client.commit_positions(consumer, _next_positions(records), cluster)
+    reader.commit(batch.positions)
     result.batches += 1
 
 

@@ -6,6 +6,7 @@ import base64
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from deadletter import decoders
 
@@ -82,15 +83,16 @@ class DeadLetterRecord(models.Model):
 
     # Review.
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    # Indexed in Meta only where set: a partial index costs a drained row (always unassigned) nothing.
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     notes = models.TextField(blank=True)
     drained_at = models.DateTimeField(auto_now_add=True)
 
     # Republish bookkeeping. replay_id is the id this row was republished with; a record
     # that failed again comes back carrying it in x-replay-id (returned_replay_id).
-    replay_id = models.UUIDField(null=True, blank=True, db_index=True)
+    replay_id = models.UUIDField(null=True, blank=True)  # indexed in Meta, only where set
     returned_replay_id = models.UUIDField(null=True, blank=True)
     failed_again = models.BooleanField(default=False, help_text="Republished, then dead-lettered again.")
 
@@ -107,6 +109,9 @@ class DeadLetterRecord(models.Model):
             _by_time("deadletter_convention_time", "convention"),
             _by_time("deadletter_errtype_time", "error_type"),
             _by_time("deadletter_fingerprint_time", "fingerprint"),
+            # Never set by the drain: partial indexes, so a drained row adds no entry to them.
+            models.Index(fields=["replay_id"], name="deadletter_replay_set", condition=Q(replay_id__isnull=False)),
+            models.Index(fields=["assignee"], name="deadletter_assignee_set", condition=Q(assignee__isnull=False)),
         ]
 
     def __str__(self) -> str:

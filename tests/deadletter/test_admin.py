@@ -125,3 +125,19 @@ def test_the_list_query_count_does_not_grow_with_rows_shown(admin_client, admin_
         row.assignee = admin_user
         row.save()
     assert list_queries(admin_client) == few
+
+
+def test_a_filtered_list_counts_only_up_to_the_limit_and_says_more_than(admin_client, monkeypatch):
+    monkeypatch.setattr("deadletter.admin.COUNT_LIMIT", 5)
+    for offset in range(7):
+        store(offset, b"k", b"{}", samples.billing_headers())
+    filtered = admin_client.get(reverse(CHANGELIST), {"status__exact": "new"})
+    assert filtered.context["cl"].result_count == 6  # counted 5 + 1, then stopped
+    assert "more than 5 dead" in filtered.content.decode()
+    assert admin_client.get(reverse(CHANGELIST), {"status__exact": "in_review"}).context["cl"].result_count == 0
+
+
+def test_a_filtered_list_under_the_limit_shows_the_exact_count(admin_client, json_row, binary_row):
+    response = admin_client.get(reverse(CHANGELIST), {"convention__exact": "billing"})
+    assert response.context["cl"].result_count == 1
+    assert "more than" not in response.content.decode()
