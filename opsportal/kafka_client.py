@@ -8,6 +8,7 @@ that says which bootstrap servers were tried, what failed and what to check.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -146,16 +147,13 @@ def translated(what: str, cluster: ClusterSettings) -> Iterator[None]:
         yield
     except (confluent_kafka.KafkaException, confluent_kafka.KafkaError) as exc:
         raise translate_error(exc, what, cluster) from exc
-
-
-def _raise_on_error(what: str, cluster: ClusterSettings):
-    """An error_cb: librdkafka reports 'all brokers down' here, not as an exception."""
-
-    def on_error(error: confluent_kafka.KafkaError) -> None:
-        if error.code() == confluent_kafka.KafkaError._ALL_BROKERS_DOWN:
-            raise translate_error(error, what, cluster)
-
-    return on_error
+    except concurrent.futures.TimeoutError as exc:
+        # An admin future that outlived its wait: the brokers are slow or gone.
+        raise KafkaUnavailable(
+            f"Kafka did not answer in time: {what} on {cluster.bootstrap_servers}. " + _hint(cluster),
+            code="TIMED_OUT",
+            retriable=True,
+        ) from exc
 
 
 def admin_client(cluster: ClusterSettings | None = None) -> kafka_admin.AdminClient:
@@ -227,8 +225,9 @@ def describe_brokers(cluster: ClusterSettings | None = None) -> list[BrokerInfo]
     cluster = cluster_settings(cluster)
     admin = admin_client(cluster)
     with translated("describing the cluster", cluster):
+        # Wait longer than the request may take, so librdkafka's own timeout error wins the race.
         description = admin.describe_cluster(request_timeout=cluster.request_timeout).result(
-            timeout=cluster.request_timeout
+            timeout=cluster.request_timeout * 2
         )
     controller_id = description.controller.id if description.controller else None
     return sorted(

@@ -96,8 +96,15 @@ OPSPORTAL_FOUR_EYES_TOPICS = _read("OPSPORTAL_FOUR_EYES_TOPICS", list, ["billing
 REPUBLISH_DEFAULT_RATE_LIMIT = _read("REPUBLISH_DEFAULT_RATE_LIMIT", int, 500)
 REPUBLISH_SAFETY_SCAN_LIMIT = _read("REPUBLISH_SAFETY_SCAN_LIMIT", int, 10_000)
 REPUBLISH_RECONCILE_MAX_RECORDS = _read("REPUBLISH_RECONCILE_MAX_RECORDS", int, 1_000_000)
-# Longer than the republish producer's delivery timeout (30 s): younger replays may still land.
+# How long librdkafka keeps trying to deliver one republished record.
+REPUBLISH_DELIVERY_TIMEOUT = _read("REPUBLISH_DELIVERY_TIMEOUT", float, 30.0)
+# A younger replay may still be in flight: reconciling it could mark failed a record that lands later.
 REPUBLISH_RECONCILE_MIN_AGE = _read("REPUBLISH_RECONCILE_MIN_AGE", float, 60.0)
+if REPUBLISH_RECONCILE_MIN_AGE < REPUBLISH_DELIVERY_TIMEOUT + 10:
+    raise ImproperlyConfigured(
+        f"REPUBLISH_RECONCILE_MIN_AGE={REPUBLISH_RECONCILE_MIN_AGE:g} must be at least "
+        f"REPUBLISH_DELIVERY_TIMEOUT + 10 s ({REPUBLISH_DELIVERY_TIMEOUT + 10:g})"
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -13,7 +13,7 @@ from collections import Counter
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -23,6 +23,7 @@ from django.utils.html import format_html
 from django.utils.translation import ngettext
 
 from deadletter.models import DeadLetterRecord
+from opsportal.admin_mixins import ForbiddenActionMixin
 from opsportal.kafka_client import KafkaClientError
 
 from . import discard as discarding
@@ -59,7 +60,7 @@ def queue_job(job) -> None:
         transaction.on_commit(lambda: run_replay_job.delay(job.pk))
 
 
-class RepublishAdminMixin:
+class RepublishAdminMixin(ForbiddenActionMixin):
     """Adds the acts on dead letters to DeadLetterRecordAdmin."""
 
     actions = ["republish_selected", "discard_selected"]
@@ -70,15 +71,6 @@ class RepublishAdminMixin:
 
     def has_discard_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(PERMISSIONS["discard"])
-
-    def changelist_view(self, request: HttpRequest, extra_context=None):
-        # Django silently ignores an action the user may not run; an attempt at one is a 403 here.
-        name = request.POST.get("action") if request.method == "POST" else None
-        if name:
-            known = {action_name for _func, action_name, _desc in self._get_base_actions()}
-            if name in known and name not in self.get_actions(request):
-                raise PermissionDenied
-        return super().changelist_view(request, extra_context)
 
     def get_urls(self):
         name = f"{self.opts.app_label}_{self.opts.model_name}"
@@ -166,6 +158,13 @@ class RepublishAdminMixin:
         except (RepublishRefused, KafkaClientError) as exc:
             self.message_user(request, f"Nothing was republished: {exc}", messages.ERROR)
             return self._back(record)
+        except DatabaseError as exc:
+            self.message_user(
+                request,
+                f"It may have been sent, but the result could not be recorded ({exc}); reconcile it later.",
+                messages.ERROR,
+            )
+            return self._back(record)
         self._report(request, outcome, DeadLetterRecord.objects.filter(pk=record.pk))
         return self._back(record)
 
@@ -173,10 +172,14 @@ class RepublishAdminMixin:
         require(request, "edit_republish")
         record = get_object_or_404(DeadLetterRecord, pk=pk)
         original_value = None if record.value is None else bytes(record.value)
-        initial = {
-            "value": edits.pretty(original_value),
-            "headers": edits.headers_as_text(business_headers(record.raw_headers())),
-        }
+        try:
+            initial = {
+                "value": edits.editable_text(original_value),
+                "headers": edits.headers_as_text(business_headers(record.raw_headers())),
+            }
+        except edits.EditRejected as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return self._back(record)
         form = EditForm(request.POST or None, initial=initial)
         edit = None
         if request.method == "POST" and form.is_valid():
@@ -259,7 +262,11 @@ class RepublishAdminMixin:
         )
 
     def _start_bulk(self, request: HttpRequest, queryset, data: dict):
-        ids = list(queryset.filter(status__in=REPUBLISHABLE).order_by("pk").values_list("pk", flat=True))
+        # Each account's events go out in their original order.
+        ordered = queryset.filter(status__in=REPUBLISHABLE).order_by(
+            "original_topic", "original_partition", "original_offset", "pk"
+        )
+        ids = list(ordered.values_list("pk", flat=True))
         if not ids:
             self.message_user(request, "None of the selected dead letters can be republished.", messages.ERROR)
             return None

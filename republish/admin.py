@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.utils.translation import ngettext
 
+from opsportal.admin_mixins import ForbiddenActionMixin, ReadOnlyMixin
 from opsportal.kafka_client import KafkaClientError
 
 from . import jobs
@@ -16,15 +16,8 @@ from .publish import RepublishRefused
 from .reconcile import reconcile
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+class ReadOnlyAdmin(ForbiddenActionMixin, ReadOnlyMixin, admin.ModelAdmin):
+    pass
 
 
 @admin.register(ReplayJob)
@@ -75,12 +68,17 @@ class ReplayJobAdmin(ReadOnlyAdmin):
         return job.edit.get("diff", "–") if job.edit else "–"
 
     def has_approve_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(PERMISSIONS["bulk_republish"]) or request.user.has_perm(PERMISSIONS["republish"])
+        return request.user.has_perm(PERMISSIONS["bulk_republish"])
 
     @admin.action(description="Approve selected republish jobs (four-eyes)", permissions=["approve"])
     def approve_jobs(self, request: HttpRequest, queryset) -> None:
         approved, refusals = 0, []
         for job in queryset.filter(state=ReplayJob.State.AWAITING_APPROVAL):
+            if job.edit and not request.user.has_perm(PERMISSIONS["edit_republish"]):
+                refusals.append(
+                    f"job {job.pk} sends an edited value: approving it needs the edited-republish permission"
+                )
+                continue
             try:
                 jobs.approve(job, user=request.user)
             except RepublishRefused as exc:
@@ -100,7 +98,11 @@ class ReplayJobAdmin(ReadOnlyAdmin):
     def reject_jobs(self, request: HttpRequest, queryset) -> None:
         rejected = 0
         for job in queryset.filter(state=ReplayJob.State.AWAITING_APPROVAL):
-            jobs.reject(job, user=request.user)
+            try:
+                jobs.reject(job, user=request.user)
+            except RepublishRefused as exc:  # approved or rejected by someone else meanwhile
+                self.message_user(request, str(exc), messages.ERROR)
+                continue
             rejected += 1
         self.message_user(request, ngettext("%d job rejected.", "%d jobs rejected.", rejected) % rejected)
 
@@ -131,8 +133,6 @@ class ReplayAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Reconcile selected replays left publishing", permissions=["reconcile"])
     def reconcile_replays(self, request: HttpRequest, queryset) -> None:
-        if not self.has_reconcile_permission(request):
-            raise PermissionDenied
         for replay in queryset.filter(state=Replay.State.PUBLISHING)[:100]:
             try:
                 self.message_user(request, reconcile(replay, user=request.user))

@@ -1,15 +1,19 @@
 """Checking an operator's edit of a value and headers before an edited republish.
 
-The row keeps the original bytes; the edit lives on the Replay and the audit
-entry shows the difference.
+The form starts from the record's exact text, never a re-serialised copy: a
+JSON round trip through floats turns "100.10" into 100.1, and a billing event
+must not change anywhere the operator did not touch. The row keeps the
+original bytes; the edit lives on the Replay and the audit shows the diff of
+the texts as written.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+from decimal import Decimal
 
-from .headers import REPLAY_HEADERS
+from .headers import REPLAY_HEADERS, business_headers
 from .publish import Edit
 
 
@@ -17,23 +21,38 @@ class EditRejected(ValueError):
     """The edit is not acceptable; the message tells the operator what to fix."""
 
 
+def _parse_json(text: str | bytes) -> None:
+    # Decimal and str keep every number as written; only validity is asked here.
+    json.loads(text, parse_float=Decimal, parse_int=str)
+
+
 def is_json(value: bytes | None) -> bool:
     if value is None:
         return False
     try:
-        json.loads(value)
+        _parse_json(value)
     except (UnicodeDecodeError, ValueError):
         return False
     return True
 
 
-def pretty(value: bytes | None) -> str:
-    """The value as an operator edits it: indented JSON when it is JSON, else text."""
+def editable_text(value: bytes | None) -> str:
+    """The value exactly as stored, for the form; refused when it is not UTF-8 text."""
     if value is None:
         return ""
-    if is_json(value):
-        return json.dumps(json.loads(value), indent=2, ensure_ascii=False)
-    return value.decode("utf-8", "replace")
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise EditRejected(
+            "the value is binary (not UTF-8 text): it can be republished as it is, but not edited here"
+        ) from None
+
+
+def _header_text(value: bytes) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise EditRejected("a header value is binary (not UTF-8 text): this record cannot be edited here") from None
 
 
 def parse_headers(text: str) -> list[tuple[str, bytes | None]]:
@@ -55,31 +74,24 @@ def parse_headers(text: str) -> list[tuple[str, bytes | None]]:
 
 def headers_as_text(headers: list[tuple[str, bytes | None]]) -> str:
     return json.dumps(
-        [[name, None if value is None else value.decode("utf-8", "replace")] for name, value in headers], indent=2
+        [[name, None if value is None else _header_text(value)] for name, value in headers],
+        indent=2,
+        ensure_ascii=False,
     )
 
 
 def check_edit(original_value: bytes | None, original_headers, value_text: str, headers_text: str) -> Edit:
-    value = value_text.encode()
-    if is_json(original_value) and not is_json(value):
+    original_text = editable_text(original_value)
+    # A null value left untouched stays null (a tombstone is not an empty value).
+    value = None if original_value is None and value_text == "" else value_text.encode()
+    if is_json(original_value):
         try:
-            json.loads(value_text)
+            _parse_json(value_text)
         except ValueError as exc:
             raise EditRejected(f"the original value is JSON; the edited value is not: {exc}") from None
     headers = parse_headers(headers_text)
-    return Edit(value=value, headers=headers, diff=diff(original_value, original_headers, value, headers))
-
-
-def _lines(value: bytes | None, headers) -> list[str]:
-    text = "<null>" if value is None else value.decode("utf-8", "replace")
-    if is_json(value):
-        text = json.dumps(json.loads(value), indent=2, sort_keys=True)
-    return [*text.splitlines(), "--- headers ---", *headers_as_text(list(headers)).splitlines()]
-
-
-def diff(original_value, original_headers, value, headers) -> str:
-    return "\n".join(
-        difflib.unified_diff(
-            _lines(original_value, original_headers), _lines(value, headers), "original", "edited", lineterm=""
-        )
-    )
+    kept = business_headers(original_headers)
+    before = [*original_text.splitlines(), "--- headers ---", *headers_as_text(kept).splitlines()]
+    after = [*value_text.splitlines(), "--- headers ---", *headers_as_text(headers).splitlines()]
+    diff = "\n".join(difflib.unified_diff(before, after, "original", "edited", lineterm=""))
+    return Edit(value=value, headers=headers, diff=diff)

@@ -18,6 +18,7 @@ from .models import AuditEntry, ReplayJob
 from .publish import Edit, Outcome, RepublishRefused, Targets, republish, republish_producer
 
 CHUNK_SIZE = 2000
+TARGETS_MAX_AGE = 10.0  # seconds; brokers that stop or return mid-job are noticed
 
 
 def needs_approval(target_topics: set[str]) -> bool:
@@ -108,22 +109,31 @@ def run_job(job_id: int) -> Outcome:
     claimed = ReplayJob.objects.filter(pk=job_id, state=ReplayJob.State.QUEUED).update(
         state=ReplayJob.State.RUNNING, started_at=timezone.now()
     )
-    total = Outcome()
     if not claimed:
-        return total
+        return Outcome()
     job = ReplayJob.objects.select_related("requested_by").get(pk=job_id)
+    try:
+        outcome = _run_chunks(job)
+    except Exception as exc:
+        # Whatever stopped the job, it must not look as if it were still running.
+        ReplayJob.objects.filter(pk=job.pk).update(
+            state=ReplayJob.State.STOPPED, finished_at=timezone.now(), last_error=f"stopped: {exc}"
+        )
+        raise
+    ReplayJob.objects.filter(pk=job.pk).update(state=ReplayJob.State.FINISHED, finished_at=timezone.now())
+    return outcome
+
+
+def _run_chunks(job: ReplayJob) -> Outcome:
+    total = Outcome()
     edit = _decode_edit(job.edit)
     producer = republish_producer()
-    try:
-        targets = Targets()
-    except KafkaClientError as exc:
-        ReplayJob.objects.filter(pk=job.pk).update(
-            state=ReplayJob.State.FINISHED, finished_at=timezone.now(), skipped=job.total, last_error=str(exc)
-        )
-        return Outcome(skipped=job.total, errors=[str(exc)])
+    targets = None
     size = min(CHUNK_SIZE, job.rate_limit or CHUNK_SIZE)
     started, sent = time.monotonic(), 0
     for chunk in chunks(job.record_ids, size):
+        if targets is None or time.monotonic() - targets.read_at > TARGETS_MAX_AGE:
+            targets = _targets_or_none()
         outcome = _run_chunk(job, chunk, edit, producer, targets)
         total.add(outcome)
         ReplayJob.objects.filter(pk=job.pk).update(
@@ -135,12 +145,20 @@ def run_job(job_id: int) -> Outcome:
         sent += len(chunk)
         if job.rate_limit:
             time.sleep(max(0.0, sent / job.rate_limit - (time.monotonic() - started)))
-    ReplayJob.objects.filter(pk=job.pk).update(state=ReplayJob.State.FINISHED, finished_at=timezone.now())
     return total
 
 
-def _run_chunk(job: ReplayJob, chunk: list[int], edit: Edit | None, producer, targets: Targets) -> Outcome:
-    records = list(sql.by_ids(DeadLetterRecord.objects.order_by("pk"), chunk))
+def _targets_or_none() -> Targets | None:
+    try:
+        return Targets()
+    except KafkaClientError:
+        return None  # the chunk reports the same error when it tries again
+
+
+def _run_chunk(job: ReplayJob, chunk: list[int], edit: Edit | None, producer, targets: Targets | None) -> Outcome:
+    # In the job's order (each account's events in their original order), not the table's.
+    position = {pk: index for index, pk in enumerate(chunk)}
+    records = sorted(sql.by_ids(DeadLetterRecord.objects.all(), chunk), key=lambda record: position[record.pk])
     try:
         return republish(
             records,
@@ -149,8 +167,8 @@ def _run_chunk(job: ReplayJob, chunk: list[int], edit: Edit | None, producer, ta
             edit=edit,
             job=job,
             producer=producer,
-            targets=targets,
+            targets=targets or Targets(),
         )
     except (RepublishRefused, KafkaClientError) as exc:
-        # Raised before any row was claimed: the rows stay as they were, the job says why.
+        # republish raises only before it claims a row: these rows stay as they were.
         return Outcome(skipped=len(chunk), errors=[str(exc)])

@@ -62,6 +62,7 @@ class ReplayJob(models.Model):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         FINISHED = "finished", "Finished"
+        STOPPED = "stopped", "Stopped by an error"
         REJECTED = "rejected", "Rejected"
 
     state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)

@@ -11,10 +11,12 @@ only `reconcile` settles it, by finding the replay id in the target partition.
 from __future__ import annotations
 
 import base64
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -27,7 +29,7 @@ from .models import AuditEntry, Replay, ReplayJob
 from .partitioner import partition_for_key
 
 REPUBLISHABLE = (Status.NEW, Status.IN_REVIEW, Status.FAILED)
-DELIVERY_TIMEOUT = 30.0  # seconds librdkafka keeps trying one record
+RECORD_STATUS = {Replay.State.REPUBLISHED: Status.REPUBLISHED, Replay.State.FAILED: Status.FAILED}
 
 
 class RepublishRefused(Exception):
@@ -72,7 +74,8 @@ class Outcome:
 
 def republish_producer():
     # A bounded delivery timeout: reconcile waits longer than this before it decides.
-    return kafka_client.producer(**{"message.timeout.ms": int(DELIVERY_TIMEOUT * 1000), "linger.ms": 5})
+    timeout_ms = int(settings.REPUBLISH_DELIVERY_TIMEOUT * 1000)
+    return kafka_client.producer(**{"message.timeout.ms": timeout_ms, "linger.ms": 5})
 
 
 def target_topic_of(record: DeadLetterRecord, override: str | None) -> str:
@@ -95,6 +98,7 @@ class Targets:
     """Where records go: topic metadata and unwritable partitions, read once per job."""
 
     def __init__(self) -> None:
+        self.read_at = time.monotonic()
         self.metadata = kafka_client.list_topics()
         self._unwritable: dict[tuple[str, int], str] = {}
         self._checked: set[tuple[str, int]] = set()
@@ -157,10 +161,14 @@ def republish(
     refused = [r for r in replays if (r.target_topic, r.target_partition) in short]
     records_by_id = {record.pk: record for record in records}
     replayed_by = user.get_username() if user else "system"
-    deliveries = kafka_client.produce_each(
-        producer or republish_producer(),
-        (outgoing(records_by_id[r.record_id], r, edit, replayed_by) for r in to_send),
-    )
+    try:
+        deliveries = kafka_client.produce_each(
+            producer or republish_producer(),
+            (outgoing(records_by_id[r.record_id], r, edit, replayed_by) for r in to_send),
+        )
+    except kafka_client.KafkaClientError as exc:
+        # Some may have been written before the failure: all stay publishing, for reconcile.
+        deliveries = [kafka_client.Delivery(None, None, exc) for _ in to_send]
     settle(to_send, deliveries, refused, short, outcome)
     AuditEntry.objects.create(
         user=user,
@@ -203,7 +211,7 @@ def claim(records, planned, start_offsets, *, user, edit, job) -> list[Replay]:
             _new_replay(record, planned, start_offsets, user, edit, job) for record in records if record.pk in claimed
         ]
         sql.insert_many(replays)
-        sql.update_many(DeadLetterRecord, "id", ["replay_id"], [(r.replay_id, r.record_id) for r in replays])
+        sql.update_many(DeadLetterRecord, ["id"], ["replay_id"], [(r.replay_id, r.record_id) for r in replays])
     return replays
 
 
@@ -262,15 +270,20 @@ def settle(sent: list[Replay], deliveries, refused: list[Replay], short: dict, o
     everything = sent + refused
     outcome.errors += list(dict.fromkeys(r.error for r in everything if r.error))[:10]
     outcome.replay_ids += [str(r.replay_id) for r in everything]
+    # Both updates hold only while the replay is still the row's publishing one: a replay
+    # reconcile already settled, or a row since claimed again, is left as it is.
     with transaction.atomic():
         sql.update_many(
             Replay,
-            "replay_id",
+            ["replay_id"],
             ["state", "offset", "error", "settled_at"],
             [(r.state, r.offset, r.error, r.settled_at, r.replay_id) for r in everything],
+            only_if={"state": Replay.State.PUBLISHING},
         )
-        for state, status in ((Replay.State.REPUBLISHED, Status.REPUBLISHED), (Replay.State.FAILED, Status.FAILED)):
-            ids = [r.record_id for r in everything if r.state == state]
-            sql.update_returning_ids(
-                DeadLetterRecord, ids, set_values={"status": status}, where={"status": [Status.PUBLISHING]}
-            )
+        sql.update_many(
+            DeadLetterRecord,
+            ["id", "replay_id"],
+            ["status"],
+            [(RECORD_STATUS[r.state], r.record_id, r.replay_id) for r in everything if r.state in RECORD_STATUS],
+            only_if={"status": Status.PUBLISHING},
+        )

@@ -19,7 +19,7 @@ from deadletter.models import DeadLetterRecord, Status
 
 from .headers import REPLAY_ID
 from .models import AuditEntry, Replay
-from .publish import RepublishRefused
+from .publish import RECORD_STATUS, RepublishRefused
 from .scan import header_value, scan_partition
 
 
@@ -68,10 +68,14 @@ def reconcile(replay: Replay, *, user) -> str:
 
 def settle(replay: Replay, state: str, *, offset: int | None = None, error: str = "") -> str:
     with transaction.atomic():
-        replay.state, replay.offset, replay.error, replay.settled_at = state, offset, error, timezone.now()
-        replay.save(update_fields=["state", "offset", "error", "settled_at"])
-        status = Status.REPUBLISHED if state == Replay.State.REPUBLISHED else Status.FAILED
-        DeadLetterRecord.objects.filter(pk=replay.record_id, status=Status.PUBLISHING).update(status=status)
+        settled = Replay.objects.filter(pk=replay.pk, state=Replay.State.PUBLISHING).update(
+            state=state, offset=offset, error=error, settled_at=timezone.now()
+        )
+        if not settled:
+            raise RepublishRefused(f"replay {replay.replay_id} was settled by someone else meanwhile")
+        DeadLetterRecord.objects.filter(
+            pk=replay.record_id, status=Status.PUBLISHING, replay_id=replay.replay_id
+        ).update(status=RECORD_STATUS[state])
     if state == Replay.State.REPUBLISHED:
         return f"found replay {replay.replay_id} at {replay.target_topic}[{replay.target_partition}]@{offset}"
     return f"replay {replay.replay_id} marked failed: {error}"

@@ -55,18 +55,29 @@ def insert_many(objs: Sequence[models.Model]) -> None:
         cursor.executemany(sql, rows)
 
 
-def update_many(model: type[models.Model], key: str, columns: Sequence[str], rows: Iterable[tuple]) -> None:
-    """UPDATE ... SET columns WHERE key = value, for rows of (column values..., key value)."""
+def update_many(
+    model: type[models.Model],
+    keys: Sequence[str],
+    columns: Sequence[str],
+    rows: Iterable[tuple],
+    only_if: dict | None = None,
+) -> None:
+    """UPDATE ... SET columns WHERE each key = its value [AND each only_if column = its constant],
+    for rows of (column values..., key values...)."""
     rows = list(rows)
     if not rows:
         return
-    assignments = ", ".join(f"{quote(model._meta.get_field(c).column)} = %s" for c in columns)
-    key_field = model._meta.get_field(key)
-    sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(key_field.column)} = %s"
-    fields = [model._meta.get_field(c) for c in columns] + [key_field]
+    meta = model._meta
+    assignments = ", ".join(f"{quote(meta.get_field(c).column)} = %s" for c in columns)
+    conditions = [f"{quote(meta.get_field(k).column)} = %s" for k in keys]
+    conditions += [f"{quote(meta.get_field(c).column)} = %s" for c in (only_if or {})]
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {' AND '.join(conditions)}"
+    fields = [meta.get_field(name) for name in (*columns, *keys, *(only_if or {}))]
+    constants = tuple((only_if or {}).values())
     with connection.cursor() as cursor:
         cursor.executemany(
-            sql, [[f.get_db_prep_save(v, connection) for f, v in zip(fields, row, strict=True)] for row in rows]
+            sql,
+            [[f.get_db_prep_save(v, connection) for f, v in zip(fields, row + constants, strict=True)] for row in rows],
         )
 
 

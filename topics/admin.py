@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
@@ -13,6 +12,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
+
+from opsportal.admin_mixins import ForbiddenActionMixin, ReadOnlyMixin
 
 from .models import Broker, ConsumerGroup, GroupOffset, Partition, SyncRun, Topic
 from .tasks import sync_cluster_task
@@ -74,18 +75,7 @@ class UnderReplicatedFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ReadOnlyMixin:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class MirrorAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class MirrorAdmin(ForbiddenActionMixin, ReadOnlyMixin, admin.ModelAdmin):
     change_list_template = "admin/topics/mirror_change_list.html"
     # No second COUNT(*) over the whole table on every filtered page.
     show_full_result_count = False

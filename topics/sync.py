@@ -125,7 +125,7 @@ def read_cluster(cluster: kafka_client.ClusterSettings | None = None) -> Cluster
     # (describe_configs). The AdminClient is thread-safe and waits with the GIL released.
     with concurrent.futures.ThreadPoolExecutor(2 + CONFIG_READERS, thread_name_prefix="sync-read") as pool:
         groups = pool.submit(_read_groups, cluster, admin)
-        brokers = pool.submit(_describe_brokers, cluster)
+        brokers = pool.submit(kafka_client.describe_brokers, cluster)
         config_clients = [admin] + [kafka_client.admin_client(cluster) for _ in range(CONFIG_READERS - 1)]
         # On a dead cluster this fails first and cleanly as KafkaUnavailable (the pool's
         # requests time out alongside it).
@@ -177,17 +177,6 @@ def _read_groups(cluster: kafka_client.ClusterSettings, admin: Any) -> tuple[lis
     groups, describe_failures = kafka_client.describe_groups(group_ids, cluster, admin=admin)
     committed, committed_failures = kafka_client.committed_offsets(group_ids, cluster, admin=admin)
     return group_ids, groups, committed, describe_failures | committed_failures
-
-
-def _describe_brokers(cluster: kafka_client.ClusterSettings) -> list[kafka_client.BrokerInfo]:
-    try:
-        return kafka_client.describe_brokers(cluster)
-    except concurrent.futures.TimeoutError:
-        # describe_brokers waits exactly as long as its request may take, so a slow cluster
-        # can surface as a bare TimeoutError instead of the client's own error.
-        raise kafka_client.KafkaUnavailable(
-            f"Kafka unreachable: describing the cluster timed out on {cluster.bootstrap_servers}."
-        ) from None
 
 
 # --- writing -------------------------------------------------------------------

@@ -68,6 +68,12 @@ def replay_row(database: Path) -> tuple:
         ).fetchone()
 
 
+def age_replays(database: Path) -> None:
+    """Make the crashed replay older than the reconcile guard, as if an hour had passed."""
+    with sqlite3.connect(database) as connection:
+        connection.execute("UPDATE republish_replay SET created_at = datetime(created_at, '-1 hour')")
+
+
 def copies(cluster, topic: str, partition: int, replay_id: str) -> list[int]:
     """Offsets of the records carrying this replay id (SQLite stores the UUID as hex)."""
     wanted = str(uuid.UUID(replay_id)).encode()
@@ -82,7 +88,8 @@ def test_a_kill_after_the_produce_leaves_publishing_and_reconcile_finds_the_one_
     assert (state, offset, status) == ("publishing", None, "publishing")
     assert len(copies(cluster, topic, partition, replay_id)) == 1
 
-    settled = manage(drained_database, "reconcile_replays", "--all", env={"REPUBLISH_RECONCILE_MIN_AGE": "0"})
+    age_replays(drained_database)
+    settled = manage(drained_database, "reconcile_replays", "--all")
 
     assert settled.returncode == 0, settled.stderr
     _, state, _, _, _, offset, status = replay_row(drained_database)
@@ -96,7 +103,8 @@ def test_a_kill_before_the_produce_is_settled_as_failed_with_nothing_written(dra
     replay_id, state, topic, partition, *_ = replay_row(drained_database)
     assert state == "publishing"
 
-    settled = manage(drained_database, "reconcile_replays", "--all", env={"REPUBLISH_RECONCILE_MIN_AGE": "0"})
+    age_replays(drained_database)
+    settled = manage(drained_database, "reconcile_replays", "--all")
 
     assert settled.returncode == 0, settled.stderr
     _, state, _, _, _, offset, status = replay_row(drained_database)

@@ -78,8 +78,25 @@ def test_an_edited_republish_sends_the_edit_and_keeps_the_original_on_the_row(de
     assert headers_of(landed)["traceparent"] == b"00-new-01"
     row.refresh_from_db()
     assert bytes(row.value) == original
-    audit = AuditEntry.objects.get(action="edited_republish")
-    assert '-  "amount": "1.00"' in audit.details["diff"] and '+  "amount": "10.00"' in audit.details["diff"]
+    diff = AuditEntry.objects.get(action="edited_republish").details["diff"].splitlines()
+    assert [line for line in diff if line.startswith("-{")] == [f"-{original.decode()}"]
+    assert [line for line in diff if line.startswith("+{")] == [f"+{edited_value}"]
+
+
+def test_an_untouched_edit_keeps_every_byte_and_numbers_as_written():
+    original = b'{"amount":100.10,"fee":12345678901234567.89,"n":1E2}'
+    headers = [("x-error-type", b"E"), ("trace", b"t-1")]
+
+    edit = check_edit(original, headers, original.decode(), '[["trace", "t-1"]]')
+
+    assert edit.value == original
+    assert edit.diff == ""
+
+
+def test_a_tombstone_left_empty_stays_null_and_binary_values_cannot_be_edited():
+    assert check_edit(None, [], "", "[]").value is None
+    with pytest.raises(EditRejected, match="binary"):
+        check_edit(b"\xff\xfe", [], "x", "[]")
 
 
 def test_an_edit_that_breaks_json_is_rejected():

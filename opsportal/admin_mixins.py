@@ -1,0 +1,33 @@
+"""ModelAdmin behaviour every app of the portal shares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+
+
+class ReadOnlyMixin:
+    """Rows written by the portal itself (mirror, audit): nobody adds, edits or deletes them by hand."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ForbiddenActionMixin:
+    """Django silently ignores a posted action the user may not run; here it is a 403."""
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        name = request.POST.get("action") if request.method == "POST" else None
+        if name:
+            known = {action_name for _func, action_name, _desc in self._get_base_actions()}
+            if name in known and name not in self.get_actions(request):
+                raise PermissionDenied
+        return super().changelist_view(request, extra_context)
