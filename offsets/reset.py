@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from opsportal import kafka_client
 from opsportal.kafka_client import ClusterSettings, GroupInfo, Position
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class ResetType(StrEnum):
@@ -79,7 +82,8 @@ def parse_datetime(text: str) -> int:
         moment = datetime.fromisoformat(value)
     except ValueError as exc:
         raise ResetError(f"{text!r} is not a valid date-time: {exc}") from None
-    return int(moment.timestamp() * 1000)
+    # Integer arithmetic: float seconds * 1000 lands a millisecond early for some instants.
+    return (moment - EPOCH) // timedelta(milliseconds=1)
 
 
 def parse_duration(text: str) -> timedelta:

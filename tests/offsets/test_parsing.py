@@ -14,6 +14,12 @@ def test_a_datetime_with_an_offset_or_z_is_read_in_that_zone():
     assert reset.parse_datetime("2026-01-31T07:00:00.000+0000") == 1769842800000
 
 
+def test_a_datetime_is_exact_to_the_millisecond():
+    # Float seconds * 1000 lands one millisecond early for this instant.
+    assert reset.parse_datetime("2004-09-23T11:12:53.422Z") == 1095937973422
+    assert reset.parse_datetime("1970-01-01T00:00:00.001Z") == 1
+
+
 @pytest.mark.parametrize("text", ["2026-01-31T08:00:00", "2026-01-31T08:00:00.000"])
 def test_a_datetime_without_a_zone_is_refused(text):
     with pytest.raises(reset.ResetError, match="no time zone"):
