@@ -22,7 +22,6 @@ from enum import StrEnum
 from opsportal import kafka_client
 from opsportal.kafka_client import ClusterSettings, GroupInfo, Position
 
-
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

@@ -48,7 +48,27 @@ def approve(row: OffsetReset, approver, cluster: ClusterSettings | None = None) 
     if not claimed:
         raise reset.ResetError("this reset is no longer pending approval")
     row.refresh_from_db()
+    stale = _moved_targets(row, cluster)
+    if stale:
+        # What was requested hours ago (to-latest, by-duration) may no longer be what the
+        # requester meant; the approver must not commit offsets nobody has looked at.
+        row.record_refusal(f"the same reset now gives other offsets ({stale}); request it again")
+        return row
     return execute(row, cluster)
+
+
+def _moved_targets(row: OffsetReset, cluster: ClusterSettings | None) -> str:
+    requested = row.reset_plan()
+    try:
+        fresh = reset.plan_reset(requested.spec, cluster).new_offsets
+    except (reset.ResetError, KafkaClientError) as exc:
+        return f"it cannot be previewed now: {exc}"
+    changed = [
+        f"{t}[{p}] {old} -> {fresh.get((t, p))}"
+        for (t, p), old in requested.new_offsets.items()
+        if fresh.get((t, p)) != old
+    ]
+    return ", ".join(changed[:5])
 
 
 def execute(row: OffsetReset, cluster: ClusterSettings | None = None) -> OffsetReset:

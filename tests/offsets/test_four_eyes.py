@@ -71,3 +71,23 @@ def test_approval_refuses_when_the_group_gained_a_consumer_since_the_request(
 
     assert row.status == OffsetReset.Status.REFUSED and "member(s)" in row.detail
     assert committed(scenario.group, cluster) == scenario.initial_offsets
+
+
+@pytest.mark.django_db
+def test_approval_refuses_a_to_latest_reset_whose_end_moved_since_the_request(
+    settings, client, scenario, cluster, operator, second_operator
+):
+    from .conftest import produce_stamped
+
+    settings.OPSPORTAL_FOUR_EYES = True
+    client.force_login(operator)
+    row = _request_reset(client, scenario)
+    produce_stamped(scenario.topic, 0, [scenario.now_ms])  # partition 0's end moves from 10 to 11
+
+    client.force_login(second_operator)
+    client.post(reverse("admin:offsets_offsetreset_approve", args=[row.pk]), {"post": "yes"})
+
+    row.refresh_from_db()
+    assert row.status == OffsetReset.Status.REFUSED
+    assert "now gives other offsets" in row.detail and "[0] 10 -> 11" in row.detail
+    assert committed(scenario.group, cluster) == scenario.initial_offsets
