@@ -16,8 +16,10 @@ from django.conf import settings
 
 from deadletter.models import DeadLetterRecord
 from opsportal import kafka_client
+from topics.models import Topic
 
 from .models import Replay
+from .partitioner import partition_for_key
 from .scan import scan_partition
 
 
@@ -28,6 +30,9 @@ class Safety:
     already_republished: bool = False
     failed_again: bool = False
     unreadable: str = ""
+    # The key's original partition is not where murmur2 puts it: its producer partitions
+    # differently (librdkafka's default, a custom partitioner), so a replay lands elsewhere.
+    partition_mismatch: tuple[int, int] | None = None
 
     @property
     def warnings(self) -> list[str]:
@@ -43,6 +48,12 @@ class Safety:
             notes.append("this event id was already republished")
         if self.failed_again:
             notes.append("an earlier replay of it failed again")
+        if self.partition_mismatch:
+            original, murmur2 = self.partition_mismatch
+            notes.append(
+                f"the original was on partition {original}, a Java/KafkaJS producer puts this key on {murmur2}: "
+                "its other events may be on another partition than the replay"
+            )
         if self.unreadable:
             notes.append(f"original partition not readable: {self.unreadable}")
         return notes
@@ -71,11 +82,22 @@ def check(records: Sequence[DeadLetterRecord]) -> SafetyReport:
         ).values_list("returned_replay_id", flat=True)
     )
     returned_records = set(Replay.objects.filter(replay_id__in=returned).values_list("record_id", flat=True))
+    partition_counts = dict(
+        Topic.objects.filter(name__in={r.original_topic for r in records}).values_list("name", "partition_count")
+    )
     for record in records:
         safety = report.by_record[record.pk]
+        safety.partition_mismatch = _partition_mismatch(record, partition_counts.get(record.original_topic))
         safety.already_republished = bool(record.event_id) and record.event_id in republished_events
         safety.failed_again = record.failed_again or record.pk in returned_records
     return report
+
+
+def _partition_mismatch(record: DeadLetterRecord, partitions: int | None) -> tuple[int, int] | None:
+    if record.key is None or record.original_partition is None or not partitions:
+        return None
+    murmur2 = partition_for_key(bytes(record.key), partitions)
+    return None if murmur2 == record.original_partition else (record.original_partition, murmur2)
 
 
 def _newer_same_key(records: Sequence[DeadLetterRecord], report: SafetyReport) -> None:

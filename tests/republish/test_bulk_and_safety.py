@@ -63,11 +63,15 @@ def test_a_bulk_republish_of_ten_thousand_rows_lands_each_once_with_progress(mak
 def test_a_job_runs_once_even_if_its_task_is_delivered_twice(make_topic, cluster, operator):
     target = make_topic(partitions=1, prefix="test.bulk-target")
     wait_for_metadata(cluster, target)
-    job = jobs.create_job(stored_rows(5, "billing.nowhere"), user=operator, target_topic=target)
+    ids = stored_rows(5, "billing.nowhere")
+    job = jobs.create_job(ids, user=operator, target_topic=target)
 
     run_replay_job.apply(args=[job.pk])
-    run_replay_job.apply(args=[job.pk])
+    # Even with its rows republishable again, a second delivery of the task finds the job taken.
+    DeadLetterRecord.objects.filter(pk__in=ids).update(status=Status.NEW)
+    second = run_replay_job.apply(args=[job.pk]).get()
 
+    assert second == "0 republished"
     assert len(read_partition(cluster, target, 0)) == 5
 
 
@@ -161,3 +165,30 @@ def test_a_rejected_job_sends_nothing(make_topic, cluster, operator):
     assert read_partition(cluster, target, 0) == []
     with pytest.raises(RepublishRefused):
         jobs.approve(job, user=User.objects.create_user("late-approver"))
+
+
+def test_a_key_whose_original_partition_is_not_murmur2s_is_flagged(operator):
+    from django.utils import timezone
+
+    from republish.partitioner import partition_for_key
+    from topics.models import Topic
+
+    Topic.objects.create(name="billing.mirrored", partition_count=10, replication_factor=3, last_synced=timezone.now())
+    java_partition = partition_for_key(b"acc_m", 10)
+    rows = [
+        DeadLetterRecord.objects.create(
+            dlq_topic="test.mismatch",
+            partition=0,
+            offset=n,
+            key=b"acc_m",
+            original_topic="billing.mirrored",
+            original_partition=partition,
+        )
+        for n, partition in enumerate([java_partition, (java_partition + 1) % 10])
+    ]
+
+    checks = safety.check(rows).by_record
+
+    assert checks[rows[0].pk].partition_mismatch is None
+    assert checks[rows[1].pk].partition_mismatch == ((java_partition + 1) % 10, java_partition)
+    assert "a Java/KafkaJS producer puts this key on" in checks[rows[1].pk].warnings[0]
