@@ -96,6 +96,7 @@ def test_apply_grows_partitions_and_restores_configs(topic_names, cluster):
     fixed = ensure_topics((spec,), apply=True, cluster=cluster)
 
     assert fixed.outcomes[0].status == "fixed" and fixed.ok
+    assert "per-account ordering across the change is not guaranteed" in fixed.warnings[0]
     wait_for(lambda: read_back(name, cluster)[0] == 4 and read_back(name, cluster)[2]["retention.ms"] == "-1")
     assert ensure_topics((spec,), cluster=cluster).outcomes[0].status == "ok"
 

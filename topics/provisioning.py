@@ -109,6 +109,12 @@ def ensure_topics(
         outcome = TopicOutcome(spec.name, "drift" if details else "ok", details)
         if details and apply and not dry_run:
             _apply_fixes(spec, outcome, config_changes, grow_to, cluster, admin)
+            if grow_to:
+                warnings.append(
+                    f"{spec.name}: grown to {grow_to} partitions. Keys now map to other partitions "
+                    "(murmur2 % count): new events of an account may land apart from its older ones, "
+                    "so per-account ordering across the change is not guaranteed"
+                )
         outcomes[spec.name] = outcome
     return ProvisioningReport([outcomes[spec.name] for spec in specs], warnings)
 
