@@ -12,9 +12,10 @@ from collections import Counter
 
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, transaction
-from django.db.models import Count
+from django.db.models import Count, Max
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -58,6 +59,24 @@ def queue_job(job) -> None:
 
     if job.state == job.State.QUEUED:
         transaction.on_commit(lambda: run_replay_job.delay(job.pk))
+
+
+SELECTION_SALT = "republish.bulk.selection"
+SELECTION_MAX_AGE = 15 * 60
+
+
+def selection_of(queryset) -> list[int]:
+    """What the confirmation page showed: how many rows, up to which id (new rows have higher ids)."""
+    summary = queryset.order_by().aggregate(count=Count("pk"), last=Max("pk"))
+    return [summary["count"], summary["last"]]
+
+
+def selection_unchanged(request: HttpRequest, queryset) -> bool:
+    try:
+        shown = signing.loads(request.POST.get("selection", ""), salt=SELECTION_SALT, max_age=SELECTION_MAX_AGE)
+    except signing.BadSignature:
+        return False
+    return shown == selection_of(queryset)
 
 
 class RepublishAdminMixin(ForbiddenActionMixin):
@@ -235,6 +254,14 @@ class RepublishAdminMixin(ForbiddenActionMixin):
     def republish_selected(self, request: HttpRequest, queryset):
         form = BulkRepublishForm(request.POST if request.POST.get("post") else None)
         if request.POST.get("post") and form.is_valid():
+            if not selection_unchanged(request, queryset):
+                self.message_user(
+                    request,
+                    "The selection changed since the confirmation page (new dead letters were drained or rows "
+                    "were acted on); nothing was republished. Review it again.",
+                    messages.ERROR,
+                )
+                return None
             return self._start_bulk(request, queryset, form.cleaned_data)
         target = request.POST.get("target_topic", "")
         sample = list(queryset.order_by("pk")[:SAFETY_PREVIEW])
@@ -259,6 +286,7 @@ class RepublishAdminMixin(ForbiddenActionMixin):
             selected=request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
             select_across=request.POST.get("select_across", "0"),
             four_eyes=jobs.needs_approval(set(per_topic)),
+            selection=signing.dumps(selection_of(queryset), salt=SELECTION_SALT),
         )
 
     def _start_bulk(self, request: HttpRequest, queryset, data: dict):

@@ -29,9 +29,17 @@ def post_act(client: Client, act: str, pk: int):
         return client.post(
             reverse("admin:deadletter_deadletterrecord_discard", args=[pk]), {"post": "yes", "reason": "duplicate"}
         )
+    confirmation = client.post(reverse(CHANGELIST), {"action": "republish_selected", "_selected_action": [pk]})
+    selection = confirmation.context["selection"] if confirmation.status_code == 200 else ""
     return client.post(
         reverse(CHANGELIST),
-        {"action": "republish_selected", "_selected_action": [pk], "post": "yes", "rate_limit": ""},
+        {
+            "action": "republish_selected",
+            "_selected_action": [pk],
+            "post": "yes",
+            "rate_limit": "",
+            "selection": selection,
+        },
     )
 
 
@@ -87,3 +95,30 @@ def test_an_operator_sees_every_act(dead_letters, operator):
     for button in (b"republish-button", b"edit-republish-button", b"discard-button"):
         assert button in page.content
     assert b"republish_selected" in changelist.content and b"discard_selected" in changelist.content
+
+
+def test_a_bulk_republish_is_refused_when_the_selection_changed_after_confirmation(dead_letters, operator):
+    first, second = dead_letters([(b"acc_a", billing_event("acc_a")), (b"acc_b", billing_event("acc_b"))])
+    client = Client()
+    client.force_login(operator)
+    filtered = reverse(CHANGELIST) + f"?dlq_topic={first.dlq_topic}"
+    confirmation = client.post(
+        filtered, {"action": "republish_selected", "select_across": "1", "index": "0", "_selected_action": [first.pk]}
+    )
+    assert confirmation.status_code == 200
+    second.status = Status.DISCARDED  # acted on by someone else meanwhile
+    second.save(update_fields=["status"])
+
+    client.post(
+        filtered,
+        {
+            "action": "republish_selected",
+            "select_across": "1",
+            "index": "0",
+            "post": "yes",
+            "_selected_action": [first.pk],
+            "selection": confirmation.context["selection"],
+        },
+    )
+
+    assert not Replay.objects.exists()
