@@ -122,3 +122,46 @@ def test_a_bulk_republish_is_refused_when_the_selection_changed_after_confirmati
     )
 
     assert not Replay.objects.exists()
+
+
+def test_a_viewer_can_neither_reconcile_nor_approve_nor_reject(dead_letters, viewer, operator):
+    from republish import jobs
+    from republish.models import ReplayJob
+
+    (row,) = dead_letters([(b"acc_r", billing_event("acc_r"))])
+    job = jobs.create_job([row.pk], user=operator, awaiting_approval=True)
+    client = Client()
+    client.force_login(viewer)
+
+    reconcile = client.post(reverse("admin:deadletter_deadletterrecord_reconcile", args=[row.pk]), {"post": "yes"})
+    approve = client.post(
+        reverse("admin:republish_replayjob_changelist"), {"action": "approve_jobs", "_selected_action": [job.pk]}
+    )
+    reject = client.post(
+        reverse("admin:republish_replayjob_changelist"), {"action": "reject_jobs", "_selected_action": [job.pk]}
+    )
+
+    assert (reconcile.status_code, approve.status_code, reject.status_code) == (403, 403, 403)
+    job.refresh_from_db()
+    assert job.state == ReplayJob.State.AWAITING_APPROVAL
+
+
+def test_a_second_operator_approves_from_the_job_list(dead_letters, operator, settings):
+    from django.contrib.auth.models import Group
+
+    from republish import jobs
+    from republish.models import ReplayJob
+
+    (row,) = dead_letters([(b"acc_q", billing_event("acc_q"))])
+    job = jobs.create_job([row.pk], user=operator, awaiting_approval=True)
+    second = User.objects.create_user("second-op", is_staff=True)
+    second.groups.add(Group.objects.get(name="Ops operator"))
+    client = Client()
+    client.force_login(second)
+
+    client.post(
+        reverse("admin:republish_replayjob_changelist"), {"action": "approve_jobs", "_selected_action": [job.pk]}
+    )
+
+    job.refresh_from_db()
+    assert job.state == ReplayJob.State.QUEUED and job.approved_by == second
