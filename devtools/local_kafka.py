@@ -283,9 +283,16 @@ def up(brokers: int) -> None:
     ensure_jars()
     cluster_nodes = nodes(brokers)
     _format_storage(cluster_nodes)
-    for node in cluster_nodes:
-        start_node(node)
-    wait_for_metadata(brokers)
+    started = [node for node in cluster_nodes if node.pid() is None]
+    try:
+        for node in cluster_nodes:
+            start_node(node)
+        wait_for_metadata(brokers)
+    except (ClusterError, KeyboardInterrupt):
+        # A half-started cluster is worse than none: stop what this call started.
+        for node in started:
+            stop_node(node)
+        raise
     status(brokers)
 
 
