@@ -10,6 +10,7 @@ import json
 from datetime import datetime, timedelta
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import Count, Max, Min, QuerySet
@@ -193,9 +194,11 @@ class DeadLetterRecordAdmin(RepublishAdminMixin, admin.ModelAdmin):
         "short_fingerprint",
         "convention",
         "assignee",
+        "failed_again",
     )
     list_filter = (
         "status",
+        "failed_again",
         values_filter("original_topic", "original topic"),
         "convention",
         values_filter("error_type", "error type"),
@@ -271,6 +274,27 @@ class DeadLetterRecordAdmin(RepublishAdminMixin, admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # rows come from Kafka only
 
+    def has_delete_permission(self, request: HttpRequest, obj: DeadLetterRecord | None = None) -> bool:
+        return False  # the drain committed its offset: a deleted row would never come back
+
+    def save_model(self, request: HttpRequest, obj: DeadLetterRecord, form, change: bool) -> None:
+        """Save only the triage fields, and only while the row is still in triage.
+
+        A full save would write back the status and replay id read when the form
+        was loaded, undoing a republish claimed in the meantime.
+        """
+        triage = {name: getattr(obj, name) for name in form.changed_data if name in ("status", "assignee", "notes")}
+        if not triage:
+            return
+        updated = DeadLetterRecord.objects.filter(pk=obj.pk, status__in=TRIAGE_STATUSES).update(
+            **{
+                ("assignee_id" if k == "assignee" else k): (v.pk if k == "assignee" and v else v)
+                for k, v in triage.items()
+            }
+        )
+        if not updated:
+            raise PermissionDenied("this dead letter is being republished or was acted on; reload it")
+
     def get_readonly_fields(self, request: HttpRequest, obj: DeadLetterRecord | None = None):
         fields = tuple(self.readonly_fields)
         if obj is not None and obj.status not in TRIAGE_STATUSES:
@@ -335,6 +359,8 @@ class DeadLetterRecordAdmin(RepublishAdminMixin, admin.ModelAdmin):
         return [summary, *super().get_urls()]
 
     def summary_view(self, request: HttpRequest) -> TemplateResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         records = DeadLetterRecord.objects.order_by()
         changelist = reverse("admin:deadletter_deadletterrecord_changelist")
 
