@@ -34,7 +34,7 @@ UNKNOWN = "unknown"
 REPLAY_ID_HEADER = "x-replay-id"
 
 
-@dataclass
+@dataclass(slots=True)
 class Decoded:
     convention: str = UNKNOWN
     original_topic: str = ""
@@ -475,7 +475,9 @@ def read_business(value: bytes | None) -> Business:
     if not value or _JSON_START.match(value) is None:  # cheap test before paying for json.loads
         return _NOT_JSON
     try:
-        event = json.loads(value)
+        # As json.loads(bytes) does, minus its encoding sniffing: UTF-8 unless the second byte
+        # is NUL (UTF-16/32, left to json.loads). The first byte is whitespace, { or [.
+        event = json.loads(value if value[1:2] == b"\x00" else value.decode("utf-8", "surrogatepass"))
     except (ValueError, RecursionError):
         return _NOT_JSON
     if not isinstance(event, dict):

@@ -14,20 +14,22 @@ ahead but never written is simply read again by the next run.
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import logging
 import queue
 import threading
 import time
 from binascii import b2a_base64
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from deadletter import decoders
@@ -45,7 +47,7 @@ DEFAULT_BATCH_SIZE = 5000
 MAX_BATCH_BYTES = 32 * 1024 * 1024
 EMPTY_POLLS_TO_STOP = 3
 POLL_CHUNK = 1000  # records per consume() call: the byte limit above is checked between calls
-POLL_SLICE = 0.25  # seconds one consume() may hold the consumer lock while nothing arrives
+POLL_SLICE = 0.25  # seconds one consume() may wait: stored batches' offsets are committed in between
 
 
 @dataclass
@@ -164,25 +166,27 @@ _REPLAY = COLUMNS.index("returned_replay_id")
 _DECODE_ERROR = COLUMNS.index("decode_error")
 
 
+Span = tuple[int, int]  # lowest and highest offset of a batch in one partition
+
+
 @dataclass
 class Batch:
     rows: list[tuple]
-    positions: dict[kafka_client.Position, int]  # next offset to read, committed after the rows
+    spans: dict[kafka_client.Position, Span]
+
+    def positions(self) -> dict[kafka_client.Position, int]:
+        """The next offset to read per partition: committed to Kafka after the rows."""
+        return {position: high + 1 for position, (_, high) in self.spans.items()}
 
 
 def decode_batch(records: list[kafka_client.RawRecord]) -> Batch:
     drained_at = timezone.now()
     rows = [_row(*record, drained_at) for record in records]
-    positions: dict[kafka_client.Position, int] = {}
-    for topic, partition, offset, *_ in records:
-        if offset >= positions.get((topic, partition), 0):
-            positions[(topic, partition)] = offset + 1
-    return Batch(rows, positions)
+    return Batch(rows, _spans(rows))
 
 
-def _spans(rows: list[tuple]) -> dict[tuple[str, int], tuple[int, int]]:
-    """(lowest, highest) offset of the batch per partition."""
-    spans: dict[tuple[str, int], tuple[int, int]] = {}
+def _spans(rows: list[tuple]) -> dict[kafka_client.Position, Span]:
+    spans: dict[kafka_client.Position, Span] = {}
     topic_at, partition_at, offset_at = _POSITION
     for row in rows:
         key, offset = (row[topic_at], row[partition_at]), row[offset_at]
@@ -191,7 +195,7 @@ def _spans(rows: list[tuple]) -> dict[tuple[str, int], tuple[int, int]]:
     return spans
 
 
-def _stored(spans: dict[tuple[str, int], tuple[int, int]]) -> Q:
+def _stored(spans: dict[kafka_client.Position, Span]) -> Q:
     query = Q()
     for (topic, partition), span in spans.items():
         query |= Q(dlq_topic=topic, partition=partition, offset__range=span)
@@ -261,39 +265,85 @@ def _copy_insert(connection, rows: list[tuple]) -> int:
         return cursor.rowcount
 
 
-def _postgres_insert(connection, rows: list[tuple]) -> int:
-    """Straight COPY into the table when none of the batch's positions is stored yet (the
-    usual case: one index range probe per partition); else, or if a concurrent writer
-    stored some meanwhile (unique violation), the temporary table and ON CONFLICT."""
-    if not DeadLetterRecord.objects.using(connection.alias).filter(_stored(_spans(rows))).exists():
-        try:
-            with transaction.atomic(using=connection.alias):  # a savepoint: a violation undoes only this
-                copy_rows(connection, connection.ops.quote_name(DeadLetterRecord._meta.db_table), rows)
-            return len(rows)
-        except IntegrityError:
-            log.info("dead-letter drain: positions stored meanwhile; inserting with ON CONFLICT")
-    return _copy_insert(connection, rows)
+def insert_rows(rows: list[tuple], straight: bool = False) -> int:
+    """The one place rows are written; returns the number of new rows.
 
-
-def insert_rows(rows: list[tuple]) -> int:
-    """The one place rows are written: insert-or-ignore on the unique position; returns new rows."""
+    straight: COPY into the table itself, which raises IntegrityError if any position is
+    already stored (the transaction is then lost); otherwise insert-or-ignore on the unique
+    position (on PostgreSQL a temporary table and ON CONFLICT DO NOTHING, about twice the cost).
+    """
     connection = connections[router.db_for_write(DeadLetterRecord)]
     if connection.vendor == "postgresql":
-        return _postgres_insert(connection, rows)
+        if not straight:
+            return _copy_insert(connection, rows)
+        copy_rows(connection, connection.ops.quote_name(DeadLetterRecord._meta.db_table), rows)
+        return len(rows)
     already = DeadLetterRecord.objects.filter(_stored(_spans(rows))).count()
     instances = [as_instance(row) for row in rows]
     DeadLetterRecord.objects.bulk_create(instances, batch_size=500, ignore_conflicts=True)
     return len(rows) - already
 
 
-def store_batch(rows: list[tuple], result: DrainResult) -> None:
-    """Insert a batch in one transaction; returns only once the database has committed it."""
-    with transaction.atomic(using=router.db_for_write(DeadLetterRecord)):
-        inserted = insert_rows(rows)
-        _mark_failed_again(rows)
+class StoredHighs:
+    """The highest stored offset per partition as this run knows it, so that a batch above
+    it goes in by a straight COPY without asking the database first.
+
+    Only a guess: another writer may have stored rows since. Then the COPY meets the unique
+    constraint and the batch is written again with ON CONFLICT DO NOTHING. The constraint,
+    never this guess, is what keeps every position stored once.
+    """
+
+    def __init__(self) -> None:
+        self.highs: dict[kafka_client.Position, int] = {}
+
+    def all_above(self, spans: dict[kafka_client.Position, Span]) -> bool:
+        for position, (low, _) in spans.items():
+            if position not in self.highs:
+                self.highs[position] = self._stored_high(position)
+            if low <= self.highs[position]:
+                return False
+        return True
+
+    def stored(self, spans: dict[kafka_client.Position, Span]) -> None:
+        for position, (_, high) in spans.items():
+            self.highs[position] = max(self.highs.get(position, -1), high)
+
+    def forget(self, spans: dict[kafka_client.Position, Span]) -> None:
+        for position in spans:
+            self.highs.pop(position, None)
+
+    @staticmethod
+    def _stored_high(position: kafka_client.Position) -> int:
+        topic, partition = position
+        stored = DeadLetterRecord.objects.filter(dlq_topic=topic, partition=partition).aggregate(high=Max("offset"))
+        return -1 if stored["high"] is None else stored["high"]
+
+
+def store_batch(batch: Batch, result: DrainResult, highs: StoredHighs) -> None:
+    """Insert a batch in one transaction; returns only once the database has committed it.
+
+    A batch above every stored offset (the usual case) is COPYed straight in: three round
+    trips (BEGIN, COPY, COMMIT). Otherwise, or when that meets stored rows, insert-or-ignore.
+    """
+    alias = router.db_for_write(DeadLetterRecord)
+    inserted = None
+    if highs.all_above(batch.spans):
+        try:
+            with transaction.atomic(using=alias):
+                inserted = insert_rows(batch.rows, straight=True)
+                _mark_failed_again(batch.rows)
+        except IntegrityError:
+            log.info("dead-letter drain: some positions were stored meanwhile; inserting with ON CONFLICT")
+            highs.forget(batch.spans)
+            inserted = None
+    if inserted is None:
+        with transaction.atomic(using=alias):
+            inserted = insert_rows(batch.rows)
+            _mark_failed_again(batch.rows)
+    highs.stored(batch.spans)
     result.inserted += inserted
-    result.already_stored += len(rows) - inserted
-    result.decode_errors += sum(1 for row in rows if row[_DECODE_ERROR])
+    result.already_stored += len(batch.rows) - inserted
+    result.decode_errors += sum(1 for row in batch.rows if row[_DECODE_ERROR])
 
 
 # --- the loop --------------------------------------------------------------------------------
@@ -352,23 +402,20 @@ _END = object()  # the reader has nothing more to hand over
 
 class _Reader:
     """Polls and decodes the next batch in its own thread while the caller's thread writes the
-    current one: the decoding runs while PostgreSQL works.
+    current one, and commits the offsets of each batch once the caller reports its rows
+    committed in the database: the decoding and the Kafka round trips overlap PostgreSQL's work.
 
-    Only this thread polls and only the caller's thread commits offsets, each under `lock`, so
-    the consumer is never called from two threads at once. The queue holds one decoded batch:
-    with the one being written and the one being read, memory stays at three batches.
+    The consumer is used by this thread alone while it runs (created, assigned and closed by
+    the caller's thread before and after). The queue holds one decoded batch: with the one
+    being written and the one being read, memory stays at about three batches.
     """
 
     def __init__(self, consumer, positions, *, batch_size, max_records, until_empty, timeout, cluster) -> None:
         self.consumer, self.positions, self.cluster = consumer, dict(positions), cluster
-        self.batch_size, self.max_records, self.until_empty, self.timeout = (
-            batch_size,
-            max_records,
-            until_empty,
-            timeout,
-        )
-        self.lock = threading.Lock()
+        self.batch_size, self.max_records = batch_size, max_records
+        self.until_empty, self.timeout = until_empty, timeout
         self.batches: queue.Queue = queue.Queue(maxsize=1)
+        self.stored_positions: queue.SimpleQueue = queue.SimpleQueue()  # batches the database committed
         self.halt = threading.Event()
         self.thread = threading.Thread(target=self._run, name="deadletter-drain-reader", daemon=True)
         self.ends: dict[kafka_client.Position, int] = {}  # end offsets last seen, for until_empty
@@ -377,9 +424,16 @@ class _Reader:
         self.thread.start()
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, exc_type, exc, traceback) -> None:
         self.halt.set()
         self.thread.join()
+        # The reader thread is gone: commit what the database stored since its last commit.
+        try:
+            self._commit_stored()
+        except kafka_client.KafkaClientError:
+            if exc is None:
+                raise
+            log.exception("dead-letter drain: committing the offsets of stored batches failed")
 
     def next_batch(self, stop: threading.Event) -> Batch | None:
         """The next decoded batch, in order; None when the reader is done or a stop was requested."""
@@ -394,9 +448,9 @@ class _Reader:
                 raise item
             return None if item is _END else item
 
-    def commit(self, positions: dict[kafka_client.Position, int]) -> None:
-        with self.lock:
-            kafka_client.commit_positions(self.consumer, positions, self.cluster)
+    def stored(self, batch: Batch) -> None:
+        """The batch's rows are committed in the database: its offsets may be committed now."""
+        self.stored_positions.put(batch.positions())
 
     # --- the reader thread ---
 
@@ -407,6 +461,17 @@ class _Reader:
         except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread, in batch order
             item = exc
         self._hand_over(item)
+
+    def _commit_stored(self) -> None:
+        """One synchronous commit of the newest offsets the database has committed rows for."""
+        newest: dict[kafka_client.Position, int] = {}
+        while True:
+            try:
+                newest.update(self.stored_positions.get_nowait())
+            except queue.Empty:
+                break
+        if newest:
+            kafka_client.commit_positions(self.consumer, newest, self.cluster)
 
     def _read(self) -> None:
         read, empty_polls = 0, 0
@@ -421,7 +486,7 @@ class _Reader:
                 empty_polls = 0
                 read += len(records)
                 batch = decode_batch(records)
-                self.positions.update(batch.positions)
+                self.positions.update(batch.positions())
                 if not self._hand_over(batch):
                     return
                 if self.until_empty and self._at_ends(self.positions) and self._refresh_ends():
@@ -439,12 +504,12 @@ class _Reader:
         size = 0
         deadline = time.monotonic() + self.timeout
         while len(records) < limit and size < MAX_BATCH_BYTES and not self.halt.is_set():
+            self._commit_stored()
             left = deadline - time.monotonic()
             if left <= 0:
                 break
             wanted = min(limit - len(records), POLL_CHUNK)
-            with self.lock:
-                polled = kafka_client.poll_raw(self.consumer, wanted, min(left, POLL_SLICE), self.cluster)
+            polled = kafka_client.poll_raw(self.consumer, wanted, min(left, POLL_SLICE), self.cluster)
             records += polled
             size += sum(len(r[5] or b"") + len(r[4] or b"") for r in polled)
             if len(polled) < wanted and self.until_empty and records and self._at_ends(self._after(records)):
@@ -468,8 +533,9 @@ class _Reader:
 
     def _hand_over(self, item: object) -> bool:
         while not self.halt.is_set():
+            self._commit_stored()  # while the caller writes the batch before this one
             try:
-                self.batches.put(item, timeout=0.1)
+                self.batches.put(item, timeout=0.02)
                 return True
             except queue.Full:
                 continue
@@ -517,12 +583,13 @@ def drain_dead_letter(
             timeout=timeout,
             cluster=cluster,
         )
-        with reader:
+        highs = StoredHighs()
+        with _startup_objects_frozen(), reader:
             while not stop.is_set():
                 batch = reader.next_batch(stop)
                 if batch is None:
                     break
-                _drain_batch(reader, batch, result)
+                _drain_batch(reader, batch, result, highs)
                 if on_batch is not None:
                     on_batch(result)
         result.stopped = stop.is_set()
@@ -531,11 +598,26 @@ def drain_dead_letter(
     return result
 
 
-def _drain_batch(reader: _Reader, batch: Batch, result: DrainResult) -> None:
+@contextmanager
+def _startup_objects_frozen() -> Iterator[None]:
+    """The drain makes millions of short-lived objects, and every full collection would also
+    walk each object the process already holds (Django, settings, code): 1 s in 10 of a
+    large drain. Those are set aside until the drain ends, after a collection so that no
+    garbage is set aside with them."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _drain_batch(reader: _Reader, batch: Batch, result: DrainResult, highs: StoredHighs) -> None:
     result.consumed += len(batch.rows)
-    store_batch(batch.rows, result)
-    # Only after the database commit: a crash before this line re-reads rows that exist.
-    reader.commit(batch.positions)
+    store_batch(batch, result, highs)
+    # Only after the database commit: the reader commits these offsets from now on, and the
+    # drain commits them itself before it returns. A crash before that re-reads rows that exist.
+    reader.stored(batch)
     result.batches += 1
 
 

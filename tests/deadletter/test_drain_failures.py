@@ -77,11 +77,11 @@ def test_the_database_going_away_mid_drain_commits_no_offset_and_the_next_run_co
     real_insert = drain_module.insert_rows
     calls = []
 
-    def insert_then_lose_the_database(rows):
+    def insert_then_lose_the_database(rows, *args, **kwargs):
         calls.append(len(rows))
         if len(calls) == 2:
             raise OperationalError("server closed the connection unexpectedly")
-        return real_insert(rows)
+        return real_insert(rows, *args, **kwargs)
 
     with mock.patch.object(drain_module, "insert_rows", side_effect=insert_then_lose_the_database):
         with pytest.raises(OperationalError):

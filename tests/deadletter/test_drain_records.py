@@ -6,7 +6,6 @@ import threading
 from unittest import mock
 
 import pytest
-from django.db.models import Q
 
 from deadletter import drain as drain_module
 from deadletter.drain import database_vendor
@@ -88,8 +87,8 @@ def test_a_stop_request_finishes_the_current_batch_then_returns(produce, drain, 
 def test_a_straight_copy_that_meets_stored_rows_falls_back_to_insert_or_ignore(produce, drain, dlq_topic, group_id):
     produce(dlq_topic, [(b"k", b"v", samples.karafka_headers())] * 5)
     drain()
-    # As if another writer stored the rows between the pre-check and the COPY.
-    with mock.patch.object(drain_module, "_stored", return_value=Q(pk__in=[])):
+    # As if another writer stored the rows after this run looked at the highest stored offset.
+    with mock.patch.object(drain_module.StoredHighs, "_stored_high", return_value=-1):
         again = drain(group_id=group_id + "-replacement")
     assert (again.consumed, again.inserted, again.already_stored) == (5, 0, 5)
     assert DeadLetterRecord.objects.filter(dlq_topic=dlq_topic).count() == 5
