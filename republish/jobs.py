@@ -35,7 +35,7 @@ def create_job(
     edit: Edit | None = None,
     awaiting_approval: bool = False,
 ) -> ReplayJob:
-    return ReplayJob.objects.create(
+    job = ReplayJob.objects.create(
         record_ids=list(record_ids),
         total=len(record_ids),
         target_topic=target_topic,
@@ -44,6 +44,17 @@ def create_job(
         edit=_encode_edit(edit),
         state=ReplayJob.State.AWAITING_APPROVAL if awaiting_approval else ReplayJob.State.QUEUED,
     )
+    # The request itself is audited; each chunk the job sends is audited again with its replay ids.
+    AuditEntry.objects.create(
+        user=user,
+        action=AuditEntry.Action.EDITED_REPUBLISH if edit else AuditEntry.Action.BULK_REPUBLISH,
+        record_ids=list(record_ids),
+        target_topic=target_topic,
+        outcome=f"requested republish job {job.pk} of {job.total} record(s)"
+        + (", waiting for a second operator's approval" if awaiting_approval else ""),
+        details={"diff": edit.diff} if edit else {},
+    )
+    return job
 
 
 def _encode_edit(edit: Edit | None) -> dict:
