@@ -99,10 +99,13 @@ def raw_insert(rows: list[tuple]) -> float:
     return len(rows) / elapsed
 
 
-def drain_in_child(topic: str) -> dict:
+def drain_in_child(topic: str, group_id: str) -> dict:
     """The drain in its own process, so its peak RSS (VmHWM) is its own."""
     child = subprocess.Popen(
-        [sys.executable, __file__, "--drain-child", topic], stdout=subprocess.PIPE, text=True, cwd=ROOT
+        [sys.executable, __file__, "--drain-child", topic, "--group-id", group_id],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     out = child.stdout.read()
     status = child.wait()
@@ -111,9 +114,9 @@ def drain_in_child(topic: str) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def drain_child(topic: str) -> None:
+def drain_child(topic: str, group_id: str) -> None:
     started = time.perf_counter()
-    result = drain_dead_letter(until_empty=True, timeout=0.5, topic=topic, group_id=f"bench-{uuid.uuid4().hex[:8]}")
+    result = drain_dead_letter(until_empty=True, timeout=0.5, topic=topic, group_id=group_id)
     elapsed = time.perf_counter() - started
     # VmHWM, not getrusage: ru_maxrss keeps the pre-exec peak of the forking parent.
     peak_kib = int(
@@ -168,12 +171,14 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--list-rows", type=int, default=1_000_000)
     parser.add_argument("--drain-child")
+    parser.add_argument("--group-id")
     args = parser.parse_args()
     if args.drain_child:
-        return drain_child(args.drain_child)
+        return drain_child(args.drain_child, args.group_id)
 
     call_command("migrate", verbosity=0)
     topic = f"bench.dead-letter.{uuid.uuid4().hex[:8]}"
+    group_id = f"bench-drain-{uuid.uuid4().hex[:8]}"
     assert kafka_client.create_topics([kafka_client.NewTopicSpec(topic, 1, 3, {"min.insync.replicas": "2"})]) == {}
     try:
         print(f"database: {connection.vendor}; topic {topic}; {args.records} records")
@@ -184,7 +189,7 @@ def main() -> None:
         insert_rate = raw_insert(rows)
         del rows
         print(f"raw insert:   {insert_rate:10,.0f} records/s")
-        drained = drain_in_child(topic)
+        drained = drain_in_child(topic, group_id)
         drain_rate = drained["consumed"] / drained["seconds"]
         assert drained["inserted"] == args.records, drained
         print(f"drain:        {drain_rate:10,.0f} records/s ({drained['seconds']:.1f} s)")
@@ -193,6 +198,7 @@ def main() -> None:
         print(f"bench process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     finally:
         kafka_client.delete_topics([topic])
+        kafka_client.delete_groups([group_id])
     fill_table(args.list_rows)
     print(f"admin list at {DeadLetterRecord.objects.count():,} rows (median server ms):")
     for label, ms in list_page_ms().items():
