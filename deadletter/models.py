@@ -110,6 +110,9 @@ class DeadLetterRecord(models.Model):
             _by_time("deadletter_errtype_time", "error_type"),
             _by_time("deadletter_fingerprint_time", "fingerprint"),
             # Never set by the drain: partial indexes, so a drained row adds no entry to them.
+            models.Index(
+                fields=["-timestamp", "-id"], name="deadletter_failedagain_time", condition=Q(failed_again=True)
+            ),
             models.Index(fields=["replay_id"], name="deadletter_replay_set", condition=Q(replay_id__isnull=False)),
             models.Index(fields=["assignee"], name="deadletter_assignee_set", condition=Q(assignee__isnull=False)),
         ]

@@ -51,6 +51,7 @@ def test_the_list_renders_json_and_binary_records(admin_client, json_row, binary
         {"timestamp__year": "2025"},
         {"timestamp__year": "2025", "timestamp__month": "11"},
         {"fingerprint": "0"},
+        {"failed_again__exact": "1"},
     ],
 )
 def test_each_filter_renders(admin_client, json_row, binary_row, query):
