@@ -17,7 +17,7 @@ from . import sql
 from .models import AuditEntry, ReplayJob
 from .publish import Edit, Outcome, RepublishRefused, Targets, republish, republish_producer
 
-CHUNK_SIZE = 2000
+CHUNK_SIZE = 5000
 TARGETS_MAX_AGE = 10.0  # seconds; brokers that stop or return mid-job are noticed
 
 
