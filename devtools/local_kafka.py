@@ -276,6 +276,34 @@ def wait_for_metadata(brokers: int, timeout: float = START_TIMEOUT) -> None:
     raise ClusterError(f"only {seen} of {brokers} brokers joined the cluster metadata in {timeout:.0f}s")
 
 
+def ensure_offsets_topic(brokers: int, timeout: float = START_TIMEOUT) -> None:
+    """Have the group coordinator create __consumer_offsets before any client of ours asks.
+
+    On a brand-new cluster the first group request finds no offsets topic; librdkafka
+    2.16 has been seen to crash (SIGSEGV in rd_kafka_cgrp_op) in exactly that window.
+    A cluster in use always has the topic, so the local one gets it at start-up, from
+    Kafka's own tool: describing any group makes the coordinator create it.
+    """
+    sys.path.insert(0, str(ROOT))
+    from opsportal import kafka_client
+
+    bootstrap = ",".join(f"127.0.0.1:{port}" for port in BROKER_PORTS[:brokers])
+    cluster = kafka_client.ClusterSettings(bootstrap, request_timeout=3.0)
+    if "__consumer_offsets" not in kafka_client.list_topics(cluster):
+        java(
+            "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+            "--bootstrap-server", bootstrap, "--describe", "--group", "opsportal-start-up",
+            timeout=120,
+        )  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        topic = kafka_client.list_topics(cluster).get("__consumer_offsets")
+        if topic and all(p.leader >= 0 and len(p.isr) == len(p.replicas) for p in topic.partitions):
+            return
+        time.sleep(0.5)
+    raise ClusterError(f"__consumer_offsets was not ready in {timeout:.0f}s")
+
+
 def up(brokers: int) -> None:
     other = running_cluster()
     if other is not None and other != brokers:
@@ -288,6 +316,7 @@ def up(brokers: int) -> None:
         for node in cluster_nodes:
             start_node(node)
         wait_for_metadata(brokers)
+        ensure_offsets_topic(brokers)
     except (ClusterError, KeyboardInterrupt):
         # A half-started cluster is worse than none: stop what this call started.
         for node in started:
