@@ -105,7 +105,13 @@ class Targets:
 
     def plan(self, record: DeadLetterRecord, override: str | None) -> tuple[str, int]:
         topic = target_topic_of(record, override)
-        if topic not in self.metadata:
+        for _attempt in range(3):
+            if topic in self.metadata:
+                break
+            # A topic created a moment ago may not have reached the broker that answered yet.
+            time.sleep(0.5)
+            self.metadata = kafka_client.list_topics()
+        else:
             raise RepublishRefused(f"target topic {topic!r} does not exist in the cluster")
         return topic, target_partition(record, topic, len(self.metadata[topic].partitions))
 

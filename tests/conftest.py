@@ -60,3 +60,14 @@ def make_topic(cluster, topic_names):
 def pytest_collection_modifyitems(config, items):
     """Tests that stop brokers run last, so a slow recovery cannot disturb the others."""
     items.sort(key=lambda item: item.get_closest_marker("cluster_changes") is not None)
+
+
+def ensure_ops_groups() -> None:
+    """Grant the Ops groups as the data migrations do: tests that flush the database
+    (live server, transactional) remove the rows the migrations wrote."""
+    import importlib
+
+    from django.apps import apps
+
+    for migration in ("offsets.migrations.0002_ops_groups", "republish.migrations.0002_ops_groups"):
+        importlib.import_module(migration).grant(apps, None)

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import importlib
 import uuid
 
 import pytest
-from django.apps import apps as django_apps
 from django.contrib.auth.models import Group, User
+from playwright.sync_api import expect
 
 from deadletter.drain import drain_dead_letter
 from deadletter.models import DeadLetterRecord, Status
 from opsportal import kafka_client
 from republish.models import Replay
+from tests.conftest import ensure_ops_groups
 from tests.republish.conftest import billing_event, billing_headers
 
 
 @pytest.fixture
 def ops_groups(transactional_db):
-    """Live-server tests flush the database between tests; grant the groups again as the migrations do."""
-    for migration in ("offsets.migrations.0002_ops_groups", "republish.migrations.0002_ops_groups"):
-        importlib.import_module(migration).grant(django_apps, None)
+    ensure_ops_groups()
 
 
 def make_user(name: str, group: str) -> User:
@@ -57,8 +55,9 @@ def test_an_operator_filters_opens_and_republishes_a_dead_letter(drained, live_s
 
     page.goto(f"{live_server.url}/admin/deadletter/deadletterrecord/")
     page.locator("#changelist-filter").get_by_role("link", name="CurrencyMismatchError").first.click()
+    page.wait_for_url("**error_type=CurrencyMismatchError**")
     rows = page.locator("#result_list tbody tr")
-    assert rows.count() == 1
+    expect(rows).to_have_count(1)  # waits for the filtered page, however slow the database
     rows.first.locator("th a, td a").first.click()
     page.click("#republish-button")
     page.click("input[type=submit][value='Yes, republish']")

@@ -15,6 +15,7 @@ from django.contrib.auth.models import Group, User
 
 from opsportal import kafka_client
 from opsportal.kafka_client import Position
+from tests.conftest import ensure_ops_groups
 
 KAFKA_LIBS = Path(__file__).resolve().parents[2] / "kafka" / "libs"
 HOUR_MS = 3600 * 1000
@@ -104,6 +105,7 @@ def active_consumer(group: str, topic: str) -> Iterator[object]:
 def _user(username: str, group: str | None = None, superuser: bool = False) -> User:
     user = User.objects.create_user(username, password="x", is_staff=True, is_superuser=superuser)
     if group:
+        ensure_ops_groups()
         user.groups.add(Group.objects.get(name=group))
     return user
 

@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group, User
 from deadletter.drain import drain_dead_letter
 from deadletter.models import DeadLetterRecord
 from opsportal import kafka_client
+from tests.conftest import ensure_ops_groups
 
 
 def billing_event(account: str, event_id: str | None = None, **extra) -> bytes:
@@ -95,6 +96,7 @@ def read_partition(cluster, topic: str, partition: int, start: int = 0) -> list[
 
 @pytest.fixture
 def operator(db) -> User:
+    ensure_ops_groups()
     user = User.objects.create_user("olga-operator", password="pw-operator-123", is_staff=True)
     user.groups.add(Group.objects.get(name="Ops operator"))
     return user
@@ -102,6 +104,7 @@ def operator(db) -> User:
 
 @pytest.fixture
 def viewer(db) -> User:
+    ensure_ops_groups()
     user = User.objects.create_user("vic-viewer", password="pw-viewer-123", is_staff=True)
     user.groups.add(Group.objects.get(name="Ops viewer"))
     return user
