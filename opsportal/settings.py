@@ -63,6 +63,10 @@ def _bootstrap_servers(name: str) -> str:
 
 DEBUG = _strict_bool("DEBUG", False)
 SECRET_KEY = _read("SECRET_KEY", str, "")
+# ./dev keeps a generated key here, so plain manage.py commands work in a checkout it prepared.
+SECRET_KEY_FILE = Path(_read("SECRET_KEY_FILE", str, str(VAR_DIR / "secret_key")))
+if not SECRET_KEY and SECRET_KEY_FILE.is_file():
+    SECRET_KEY = SECRET_KEY_FILE.read_text().strip()
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off")

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def start(**env: str) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")} | env
+    unset = {"SECRET_KEY_FILE": "/nonexistent/secret_key"}  # not the key ./dev generated
+    environment = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")} | unset | env
     return subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=environment, capture_output=True, text=True
     )
@@ -39,6 +40,15 @@ def test_a_bad_setting_stops_start_up_with_one_clear_line(env, named):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert named in lines[0]
+
+
+def test_the_key_file_dev_generates_is_used_when_secret_key_is_unset(tmp_path):
+    key_file = tmp_path / "secret_key"
+    key_file.write_text("k" * 50 + "\n")
+
+    result = start(DEBUG="false", SECRET_KEY_FILE=str(key_file), DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3")
+
+    assert result.returncode == 0, result.stderr
 
 
 def test_good_settings_start(tmp_path):
