@@ -280,18 +280,23 @@ class NewTopicSpec:
     configs: dict[str, str]
 
 
-def _wait_all(futures: dict, what: str, cluster: ClusterSettings) -> dict[str, KafkaClientError]:
-    """Wait for per-item futures; return the failures by item instead of stopping at the first."""
-    failures = {}
+def _results(futures: dict, describe, cluster: ClusterSettings, key=lambda item: item) -> tuple[dict, dict]:
+    """Wait for per-item futures: (results, failures) by key(item), instead of stopping at the
+    first failure. An unreachable cluster still raises: then nothing about any item is known."""
+    results, failures = {}, {}
     for item, future in futures.items():
         try:
-            with translated(f"{what} {item}", cluster):
-                future.result(timeout=cluster.request_timeout * 3)
+            with translated(describe(item), cluster):
+                results[key(item)] = future.result(timeout=cluster.request_timeout * 3)
+        except KafkaUnavailable:
+            raise
         except KafkaClientError as exc:
-            if isinstance(exc, KafkaUnavailable):
-                raise
-            failures[str(item)] = exc
-    return failures
+            failures[key(item)] = exc
+    return results, failures
+
+
+def _wait_all(futures: dict, what: str, cluster: ClusterSettings) -> dict[str, KafkaClientError]:
+    return _results(futures, lambda item: f"{what} {item}", cluster, key=str)[1]
 
 
 def create_topics(specs: Iterable[NewTopicSpec], cluster: ClusterSettings | None = None, admin=None):
@@ -402,15 +407,13 @@ def list_offsets(
         return {}, {}
     with translated("listing offsets", cluster):
         futures = admin.list_offsets(request, request_timeout=cluster.request_timeout)
-    offsets, failures = {}, {}
-    for tp, future in futures.items():
-        try:
-            with translated(f"listing offsets of {tp.topic}[{tp.partition}]", cluster):
-                offsets[(tp.topic, tp.partition)] = future.result(timeout=cluster.request_timeout * 3).offset
-        except KafkaUnavailable:
-            raise
-        except KafkaClientError as exc:
-            failures[(tp.topic, tp.partition)] = exc
+    results, failures = _results(
+        futures,
+        lambda tp: f"listing offsets of {tp.topic}[{tp.partition}]",
+        cluster,
+        key=lambda tp: (tp.topic, tp.partition),
+    )
+    offsets = {position: info.offset for position, info in results.items()}
     return offsets, failures
 
 
@@ -434,16 +437,9 @@ def describe_groups(
         return {}, {}
     with translated("describing consumer groups", cluster):
         futures = admin.describe_consumer_groups(group_ids, request_timeout=cluster.request_timeout)
-    groups, failures = {}, {}
-    for group_id, future in futures.items():
-        try:
-            with translated(f"describing consumer group {group_id}", cluster):
-                description = future.result(timeout=cluster.request_timeout * 3)
-        except KafkaUnavailable:
-            raise
-        except KafkaClientError as exc:
-            failures[group_id] = exc
-            continue
+    descriptions, failures = _results(futures, lambda group_id: f"describing consumer group {group_id}", cluster)
+    groups = {}
+    for group_id, description in descriptions.items():
         members = tuple(
             GroupMember(
                 m.member_id,
@@ -475,16 +471,9 @@ def committed_offsets(
         for group_id in group_ids:
             request = [confluent_kafka.ConsumerGroupTopicPartitions(group_id)]
             futures.update(admin.list_consumer_group_offsets(request, request_timeout=cluster.request_timeout))
-    offsets, failures = {}, {}
-    for group_id, future in futures.items():
-        try:
-            with translated(f"listing committed offsets of group {group_id}", cluster):
-                result = future.result(timeout=cluster.request_timeout * 3)
-        except KafkaUnavailable:
-            raise
-        except KafkaClientError as exc:
-            failures[group_id] = exc
-            continue
+    results, failures = _results(futures, lambda group_id: f"listing committed offsets of group {group_id}", cluster)
+    offsets = {}
+    for group_id, result in results.items():
         offsets[group_id] = {
             (tp.topic, tp.partition): tp.offset for tp in result.topic_partitions if tp.error is None and tp.offset >= 0
         }
@@ -698,19 +687,12 @@ def describe_topic_configs_each(
         return {}, {}
     with translated("describing topic configs", cluster):
         futures = admin.describe_configs(resources, request_timeout=cluster.request_timeout)
-    configs, failures = {}, {}
-    for resource, future in futures.items():
-        try:
-            with translated(f"describing configs of topic {resource.name}", cluster):
-                entries = future.result(timeout=cluster.request_timeout * 3)
-        except KafkaUnavailable:
-            raise
-        except KafkaClientError as exc:
-            failures[resource.name] = exc
-            continue
-        configs[resource.name] = {
-            key: (entry.value, _config_source_name(entry.source)) for key, entry in entries.items()
-        }
+    results, failures = _results(
+        futures, lambda resource: f"describing configs of topic {resource.name}", cluster, key=lambda r: r.name
+    )
+    configs = {}
+    for name, entries in results.items():
+        configs[name] = {key: (entry.value, _config_source_name(entry.source)) for key, entry in entries.items()}
     return configs, failures
 
 
