@@ -72,7 +72,8 @@ def test_a_topic_altered_by_hand_is_drift_and_exits_non_zero(specs, cluster, cap
     call_command("ensure_topics")
     saga = specs[2]
     assert kafka_client.set_topic_configs({saga.name: {"retention.ms": "3600000"}}, cluster) == {}
-    wait_for(lambda: read_back(saga.name, cluster)[2]["retention.ms"] == "3600000")
+    # Each broker applies the change a moment apart; wait until several reads in a row see it.
+    wait_for(lambda: all(read_back(saga.name, cluster)[2]["retention.ms"] == "3600000" for _ in range(6)))
     capsys.readouterr()
 
     with pytest.raises(CommandError, match="does not match"):
