@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -601,45 +602,79 @@ NOT_WRITTEN_CODES = {
 }
 
 
+class PendingDeliveries:
+    """Records handed to the producer whose acknowledgements may still be on their way.
+
+    A caller can do other work (claim the next chunk) while librdkafka delivers
+    these in the background, then `wait()` for exactly these records, unlike
+    `flush()`, which also waits for everything produced after them.
+    """
+
+    def __init__(self, producer_client, cluster: ClusterSettings) -> None:
+        self._producer = producer_client
+        self._cluster = cluster
+        self._delivered: dict[int, tuple] = {}
+        self._refused: dict[int, Delivery] = {}
+        self.count = 0
+
+    def _on_delivery_of(self, index: int):
+        # Deliveries complete per partition batch, not in produce order; index them.
+        return lambda error, message: self._delivered.__setitem__(index, (error, message))
+
+    def produce(self, records: Iterable[OutgoingRecord]) -> None:
+        producer_client, cluster = self._producer, self._cluster
+        with translated("producing", cluster):
+            for record in records:
+                kwargs = {"partition": record.partition} if record.partition is not None else {}
+                while True:
+                    try:
+                        producer_client.produce(
+                            record.topic,
+                            record.value,
+                            record.key,
+                            headers=list(record.headers),
+                            on_delivery=self._on_delivery_of(self.count),
+                            **kwargs,
+                        )
+                        break
+                    except BufferError:
+                        producer_client.poll(0.1)  # the local queue is full: let deliveries drain it
+                    except confluent_kafka.KafkaException as exc:
+                        # Refused before it was queued (too large, unknown partition): never written.
+                        where = f"producing to {record.topic}[{record.partition}]"
+                        error = translate_error(exc, where, cluster)
+                        self._refused[self.count] = Delivery(None, None, error, maybe_written=False)
+                        break
+                self.count += 1
+                if self.count % 100 == 0:
+                    producer_client.poll(0)
+
+    def wait(self, timeout: float | None = None) -> list[Delivery]:
+        """Each record's outcome in produce order; one without a report by the timeout may have been written."""
+        deadline = time.monotonic() + (timeout if timeout is not None else self._cluster.request_timeout * 6)
+        with translated("producing", self._cluster):
+            while len(self._delivered) + len(self._refused) < self.count and time.monotonic() < deadline:
+                self._producer.poll(0.05)
+        return [
+            self._refused.get(index) or _delivery(self._delivered.get(index), self._cluster)
+            for index in range(self.count)
+        ]
+
+
+def produce_started(
+    producer_client, records: Iterable[OutgoingRecord], cluster: ClusterSettings | None = None
+) -> PendingDeliveries:
+    """Hand records to the producer without waiting for their acknowledgements."""
+    pending = PendingDeliveries(producer_client, cluster_settings(cluster))
+    pending.produce(records)
+    return pending
+
+
 def produce_each(
     producer_client, records: Iterable[OutgoingRecord], cluster: ClusterSettings | None = None, flush_timeout=None
 ) -> list[Delivery]:
     """Produce records, wait for all, and return each one's outcome in produce order."""
-    cluster = cluster_settings(cluster)
-    # Deliveries complete per partition batch, not in produce order; index them.
-    delivered: dict[int, tuple] = {}
-
-    def on_delivery_of(index: int):
-        return lambda error, message: delivered.__setitem__(index, (error, message))
-
-    refused: dict[int, Delivery] = {}
-    count = 0
-    with translated("producing", cluster):
-        for record in records:
-            kwargs = {"partition": record.partition} if record.partition is not None else {}
-            while True:
-                try:
-                    producer_client.produce(
-                        record.topic,
-                        record.value,
-                        record.key,
-                        headers=list(record.headers),
-                        on_delivery=on_delivery_of(count),
-                        **kwargs,
-                    )
-                    break
-                except BufferError:
-                    producer_client.poll(0.1)  # the local queue is full: let deliveries drain it
-                except confluent_kafka.KafkaException as exc:
-                    # Refused before it was queued (too large, unknown partition): never written.
-                    where = f"producing to {record.topic}[{record.partition}]"
-                    refused[count] = Delivery(None, None, translate_error(exc, where, cluster), maybe_written=False)
-                    break
-            count += 1
-            if count % 100 == 0:
-                producer_client.poll(0)
-        producer_client.flush(flush_timeout if flush_timeout is not None else cluster.request_timeout * 6)
-    return [refused.get(index) or _delivery(delivered.get(index), cluster) for index in range(count)]
+    return produce_started(producer_client, records, cluster).wait(flush_timeout)
 
 
 def _delivery(outcome: tuple | None, cluster: ClusterSettings) -> Delivery:

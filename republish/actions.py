@@ -32,7 +32,8 @@ from . import edits, jobs, safety
 from .forms import BulkRepublishForm, DiscardForm, EditForm, TargetForm
 from .headers import business_headers
 from .models import Replay
-from .publish import REPUBLISHABLE, RepublishRefused, republish
+from .outbox import REPUBLISHABLE
+from .publish import RepublishRefused, republish
 from .reconcile import reconcile
 
 SAFETY_PREVIEW = 1000  # records checked for replay safety on a bulk confirmation page

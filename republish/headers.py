@@ -8,6 +8,7 @@ replay can be traced, counted and found again in the target partition.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 
@@ -45,6 +46,7 @@ DEAD_LETTER_NAMES = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=4096)  # a few names, asked once per header of every replayed record
 def is_dead_letter_header(name: str) -> bool:
     return name in DEAD_LETTER_NAMES or name.startswith(DEAD_LETTER_PREFIXES) or name in REPLAY_HEADERS
 

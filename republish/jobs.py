@@ -10,12 +10,19 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from deadletter.models import DeadLetterRecord
 from opsportal.kafka_client import KafkaClientError
 
-from . import sql
 from .models import AuditEntry, ReplayJob
-from .publish import Edit, Outcome, RepublishRefused, Targets, republish, republish_producer
+from .publish import (
+    Edit,
+    InFlight,
+    Outcome,
+    RepublishRefused,
+    Targets,
+    load_sources,
+    republish_producer,
+    start_republish,
+)
 
 CHUNK_SIZE = 5000
 TARGETS_MAX_AGE = 10.0  # seconds; brokers that stop or return mid-job are noticed
@@ -136,26 +143,27 @@ def run_job(job_id: int) -> Outcome:
 
 
 def _run_chunks(job: ReplayJob) -> Outcome:
+    """Claim and produce each chunk, then settle the one before it: while the database
+    works on one chunk, the brokers acknowledge the next instead of waiting in turn."""
     total = Outcome()
     edit = _decode_edit(job.edit)
     producer = republish_producer()
     targets = None
     size = min(CHUNK_SIZE, job.rate_limit or CHUNK_SIZE)
     started, sent = time.monotonic(), 0
+    previous: InFlight | Outcome | None = None
     for chunk in chunks(job.record_ids, size):
         if targets is None or time.monotonic() - targets.read_at > TARGETS_MAX_AGE:
             targets = _targets_or_none()
-        outcome = _run_chunk(job, chunk, edit, producer, targets)
-        total.add(outcome)
-        ReplayJob.objects.filter(pk=job.pk).update(
-            done=F("done") + outcome.republished,
-            failed=F("failed") + outcome.failed + outcome.uncertain,
-            skipped=F("skipped") + outcome.skipped,
-            last_error=outcome.errors[0] if outcome.errors else F("last_error"),
-        )
+        current = _start_chunk(job, chunk, edit, producer, targets)
+        if previous is not None:
+            _finish_chunk(job, previous, total)
+        previous = current
         sent += len(chunk)
         if job.rate_limit:
             time.sleep(max(0.0, sent / job.rate_limit - (time.monotonic() - started)))
+    if previous is not None:
+        _finish_chunk(job, previous, total)
     return total
 
 
@@ -166,13 +174,10 @@ def _targets_or_none() -> Targets | None:
         return None  # the chunk reports the same error when it tries again
 
 
-def _run_chunk(job: ReplayJob, chunk: list[int], edit: Edit | None, producer, targets: Targets | None) -> Outcome:
-    # In the job's order (each account's events in their original order), not the table's.
-    position = {pk: index for index, pk in enumerate(chunk)}
-    records = sorted(sql.by_ids(DeadLetterRecord.objects.all(), chunk), key=lambda record: position[record.pk])
+def _start_chunk(job: ReplayJob, chunk: list[int], edit: Edit | None, producer, targets) -> InFlight | Outcome:
     try:
-        return republish(
-            records,
+        return start_republish(
+            load_sources(chunk),
             user=job.requested_by,
             target_topic=job.target_topic or None,
             edit=edit,
@@ -181,5 +186,16 @@ def _run_chunk(job: ReplayJob, chunk: list[int], edit: Edit | None, producer, ta
             targets=targets or Targets(),
         )
     except (RepublishRefused, KafkaClientError) as exc:
-        # republish raises only before it claims a row: these rows stay as they were.
+        # start_republish raises only before it claims a row: these rows stay as they were.
         return Outcome(skipped=len(chunk), errors=[str(exc)])
+
+
+def _finish_chunk(job: ReplayJob, in_flight: InFlight | Outcome, total: Outcome) -> None:
+    outcome = in_flight if isinstance(in_flight, Outcome) else in_flight.finish()
+    total.add(outcome)
+    ReplayJob.objects.filter(pk=job.pk).update(
+        done=F("done") + outcome.republished,
+        failed=F("failed") + outcome.failed + outcome.uncertain,
+        skipped=F("skipped") + outcome.skipped,
+        last_error=outcome.errors[0] if outcome.errors else F("last_error"),
+    )

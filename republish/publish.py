@@ -13,23 +13,21 @@ from __future__ import annotations
 import base64
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from deadletter.models import DeadLetterRecord, Status
+from deadletter.models import DeadLetterRecord
 from opsportal import kafka_client
 
-from . import sql
+from . import outbox, sql
 from .headers import replay_headers
 from .models import AuditEntry, Replay, ReplayJob
 from .partitioner import partition_for_key
-
-REPUBLISHABLE = (Status.NEW, Status.IN_REVIEW, Status.FAILED)
-RECORD_STATUS = {Replay.State.REPUBLISHED: Status.REPUBLISHED, Replay.State.FAILED: Status.FAILED}
 
 
 class RepublishRefused(Exception):
@@ -75,17 +73,48 @@ class Outcome:
 def republish_producer():
     # A bounded delivery timeout: reconcile waits longer than this before it decides.
     timeout_ms = int(settings.REPUBLISH_DELIVERY_TIMEOUT * 1000)
-    return kafka_client.producer(**{"message.timeout.ms": timeout_ms, "linger.ms": 5})
+    return kafka_client.producer(**{"message.timeout.ms": timeout_ms, "linger.ms": 50})
 
 
-def target_topic_of(record: DeadLetterRecord, override: str | None) -> str:
+class Source(NamedTuple):
+    """What republishing reads of a dead letter: a tuple, so a 100,000-row job builds no model instances."""
+
+    pk: int
+    key: bytes | None
+    value: bytes | None
+    headers: list
+    dlq_topic: str
+    partition: int
+    offset: int
+    original_topic: str
+    original_partition: int | None
+
+    def __str__(self) -> str:
+        return f"{self.dlq_topic}[{self.partition}]@{self.offset}"
+
+    @classmethod
+    def of(cls, record: DeadLetterRecord) -> Source:
+        return cls(*(getattr(record, name) for name in cls._fields))
+
+    def raw_headers(self) -> list[tuple[str, bytes | None]]:
+        return [(name, None if value is None else base64.b64decode(value)) for name, value in self.headers]
+
+
+def load_sources(ids: Sequence[int]) -> list[Source]:
+    """The dead letters with these ids, in the order given (each account's events in their order)."""
+    rows = sql.by_ids(DeadLetterRecord.objects.all(), ids).values_list(*Source._fields)
+    by_pk = {row[0]: Source(*row) for row in rows}
+    return [by_pk[pk] for pk in ids if pk in by_pk]
+
+
+def target_topic_of(record: DeadLetterRecord | Source, override: str | None) -> str:
     topic = override or record.original_topic
     if not topic:
         raise RepublishRefused(f"{record} has no original topic in its headers; choose a target topic")
     return topic
 
 
-def target_partition(record: DeadLetterRecord, topic: str, partitions: int) -> int:
+def target_partition(record: DeadLetterRecord | Source, topic: str, partitions: int) -> int:
     """Where a Java or KafkaJS producer would put the key; keyless records keep their partition."""
     if record.key is not None:
         return partition_for_key(bytes(record.key), partitions)
@@ -103,7 +132,7 @@ class Targets:
         self._unwritable: dict[tuple[str, int], str] = {}
         self._checked: set[tuple[str, int]] = set()
 
-    def plan(self, record: DeadLetterRecord, override: str | None) -> tuple[str, int]:
+    def plan(self, record: DeadLetterRecord | Source, override: str | None) -> tuple[str, int]:
         topic = target_topic_of(record, override)
         for _attempt in range(3):
             if topic in self.metadata:
@@ -144,8 +173,61 @@ class Targets:
         return ""
 
 
+@dataclass(slots=True)
+class Claim:
+    """One record claimed for publishing: its Replay row, as the hot path keeps it."""
+
+    replay_id: uuid.UUID
+    source: Source
+    target_topic: str
+    target_partition: int
+    start_offset: int
+    state: str = Replay.State.PUBLISHING
+    offset: int | None = None
+    error: str = ""
+
+    @property
+    def position(self) -> tuple[str, int]:
+        return self.target_topic, self.target_partition
+
+
+@dataclass
+class InFlight:
+    """A claimed chunk handed to the producer; finish() waits for its acknowledgements and settles it."""
+
+    sent: list[Claim]
+    refused: list[Claim]
+    short: dict[tuple[str, int], str]
+    pending: kafka_client.PendingDeliveries | None
+    error: kafka_client.KafkaClientError | None
+    skipped: int
+    user: object
+    action: str
+    target_topic: str
+    edit: Edit | None
+
+    def finish(self) -> Outcome:
+        if self.pending is not None:
+            deliveries = self.pending.wait()
+        else:
+            # Producing failed part-way: some may have been written, so all stay publishing, for reconcile.
+            deliveries = [kafka_client.Delivery(None, None, self.error) for _ in self.sent]
+        outcome = Outcome(skipped=self.skipped)
+        settle(self.sent, deliveries, self.refused, self.short, outcome)
+        AuditEntry.objects.create(
+            user=self.user,
+            action=self.action,
+            record_ids=[c.source.pk for c in self.sent + self.refused],
+            target_topic=self.target_topic,
+            replay_ids=outcome.replay_ids,
+            outcome=outcome.summary(),
+            details={"diff": self.edit.diff} if self.edit else {},
+        )
+        return outcome
+
+
 def republish(
-    records: Sequence[DeadLetterRecord],
+    records: Sequence[DeadLetterRecord | Source],
     *,
     user,
     target_topic: str | None = None,
@@ -154,38 +236,55 @@ def republish(
     producer=None,
     targets: Targets | None = None,
 ) -> Outcome:
-    """Republish one chunk of records; a bulk job chunks its work and shares one Targets."""
+    """Republish records and wait for the outcome; a bulk job calls start_republish itself,
+    so that one chunk's acknowledgements arrive while the next chunk is claimed."""
+    return start_republish(
+        records, user=user, target_topic=target_topic, edit=edit, job=job, producer=producer, targets=targets
+    ).finish()
+
+
+def start_republish(
+    records: Sequence[DeadLetterRecord | Source],
+    *,
+    user,
+    target_topic: str | None = None,
+    edit: Edit | None = None,
+    job: ReplayJob | None = None,
+    producer=None,
+    targets: Targets | None = None,
+) -> InFlight:
+    """Claim the records (committed) and hand them to the producer without waiting.
+
+    Raises RepublishRefused or KafkaClientError only before anything is claimed.
+    """
+    sources = [record if isinstance(record, Source) else Source.of(record) for record in records]
     targets = targets or Targets()
-    planned = {record.pk: targets.plan(record, target_topic) for record in records}
+    planned = {source.pk: targets.plan(source, target_topic) for source in sources}
     wanted = set(planned.values())
     start_offsets, failures = kafka_client.list_offsets(wanted, "latest")
     short = targets.unwritable(wanted) | {p: str(e) for p, e in failures.items()}
 
-    replays = claim(records, planned, start_offsets, user=user, edit=edit, job=job)
-    outcome = Outcome(skipped=len(records) - len(replays))
-    to_send = [r for r in replays if (r.target_topic, r.target_partition) not in short]
-    refused = [r for r in replays if (r.target_topic, r.target_partition) in short]
-    records_by_id = {record.pk: record for record in records}
-    replayed_by = user.get_username() if user else "system"
-    try:
-        deliveries = kafka_client.produce_each(
-            producer or republish_producer(),
-            (outgoing(records_by_id[r.record_id], r, edit, replayed_by) for r in to_send),
-        )
-    except kafka_client.KafkaClientError as exc:
-        # Some may have been written before the failure: all stay publishing, for reconcile.
-        deliveries = [kafka_client.Delivery(None, None, exc) for _ in to_send]
-    settle(to_send, deliveries, refused, short, outcome)
-    AuditEntry.objects.create(
+    claims = claim(sources, planned, start_offsets, user=user, edit=edit, job=job)
+    in_flight = InFlight(
+        sent=[c for c in claims if c.position not in short],
+        refused=[c for c in claims if c.position in short],
+        short=short,
+        pending=None,
+        error=None,
+        skipped=len(sources) - len(claims),
         user=user,
         action=_audit_action(edit, job),
-        record_ids=[r.record_id for r in replays],
         target_topic=target_topic or "",
-        replay_ids=outcome.replay_ids,
-        outcome=outcome.summary(),
-        details={"diff": edit.diff} if edit else {},
+        edit=edit,
     )
-    return outcome
+    replayed_by = user.get_username() if user else "system"
+    try:
+        in_flight.pending = kafka_client.produce_started(
+            producer or republish_producer(), outgoing_records(in_flight.sent, edit, replayed_by)
+        )
+    except kafka_client.KafkaClientError as exc:
+        in_flight.error = exc
+    return in_flight
 
 
 def _audit_action(edit: Edit | None, job: ReplayJob | None) -> str:
@@ -198,98 +297,66 @@ def encode_headers(headers: list[tuple[str, bytes | None]]) -> list:
     return [[name, None if value is None else base64.b64encode(value).decode()] for name, value in headers]
 
 
-def claim(records, planned, start_offsets, *, user, edit, job) -> list[Replay]:
-    """Move the republishable rows to publishing with their Replay, committed before producing.
-
-    One UPDATE ... RETURNING both checks and claims each row, so two operators
-    (or two workers) acting on the same rows never both get one.
-    """
-    with transaction.atomic():
-        claimed = set(
-            sql.update_returning_ids(
-                DeadLetterRecord,
-                [record.pk for record in records],
-                set_values={"status": Status.PUBLISHING},
-                where={"status": REPUBLISHABLE},
-            )
-        )
-        replays = [
-            _new_replay(record, planned, start_offsets, user, edit, job) for record in records if record.pk in claimed
-        ]
-        sql.insert_many(replays)
-        sql.update_many(DeadLetterRecord, ["id"], ["replay_id"], [(r.replay_id, r.record_id) for r in replays])
-    return replays
-
-
-def _new_replay(record, planned, start_offsets, user, edit, job) -> Replay:
-    topic, partition = planned[record.pk]
-    return Replay(
-        replay_id=uuid.uuid4(),
-        record=record,
-        job=job,
-        target_topic=topic,
-        target_partition=partition,
-        start_offset=start_offsets.get((topic, partition), 0),
+def claim(sources: list[Source], planned, start_offsets, *, user, edit, job) -> list[Claim]:
+    """Move the republishable rows to publishing with their Replay, committed before producing."""
+    candidates = [
+        Claim(uuid.uuid4(), source, *planned[source.pk], start_offsets.get(planned[source.pk], 0)) for source in sources
+    ]
+    defaults = outbox.ReplayDefaults(
+        job_id=job.pk if job else None,
+        requested_by_id=user.pk if user else None,
         edited=edit is not None,
         value=edit.value if edit else None,
         edited_headers=encode_headers(edit.headers) if edit else [],
-        requested_by=user,
+        created_at=timezone.now(),
     )
+    rows = [
+        outbox.ClaimRow(c.source.pk, c.replay_id, c.target_topic, c.target_partition, c.start_offset)
+        for c in candidates
+    ]
+    with transaction.atomic():
+        claimed = outbox.claim(rows, defaults)
+    return [c for c in candidates if c.source.pk in claimed]
 
 
-def outgoing(record: DeadLetterRecord, replay: Replay, edit: Edit | None, replayed_by: str):
-    value = edit.value if edit else record.value
-    headers = replay_headers(
-        edit.headers if edit else record.raw_headers(),
-        replay_id=replay.replay_id,
-        replayed_from=f"{record.dlq_topic}/{record.partition}/{record.offset}",
-        replayed_by=replayed_by,
-    )
-    return kafka_client.OutgoingRecord(
-        topic=replay.target_topic,
-        key=None if record.key is None else bytes(record.key),
-        value=None if value is None else bytes(value),
-        headers=headers,
-        partition=replay.target_partition,
-    )
+def outgoing_records(claims: Iterable[Claim], edit: Edit | None, replayed_by: str):
+    for c in claims:
+        source = c.source
+        value = edit.value if edit else source.value
+        headers = replay_headers(
+            edit.headers if edit else source.raw_headers(),
+            replay_id=c.replay_id,
+            replayed_from=f"{source.dlq_topic}/{source.partition}/{source.offset}",
+            replayed_by=replayed_by,
+        )
+        yield kafka_client.OutgoingRecord(
+            topic=c.target_topic,
+            key=None if source.key is None else bytes(source.key),
+            value=None if value is None else bytes(value),
+            headers=headers,
+            partition=c.target_partition,
+        )
 
 
-def settle(sent: list[Replay], deliveries, refused: list[Replay], short: dict, outcome: Outcome) -> None:
+def settle(sent: list[Claim], deliveries, refused: list[Claim], short: dict, outcome: Outcome) -> None:
     """Record each delivery on its Replay and its dead letter, in one transaction."""
     now = timezone.now()
-    for replay, delivery in zip(sent, deliveries, strict=True):
-        replay.settled_at = now
+    for claimed, delivery in zip(sent, deliveries, strict=True):
         if delivery.error is None:
-            replay.state, replay.offset = Replay.State.REPUBLISHED, delivery.offset
+            claimed.state, claimed.offset = Replay.State.REPUBLISHED, delivery.offset
             outcome.republished += 1
         elif delivery.maybe_written:
-            replay.error = f"may have been written, reconcile it: {delivery.error}"
-            replay.settled_at = None
+            claimed.error = f"may have been written, reconcile it: {delivery.error}"
             outcome.uncertain += 1
         else:
-            replay.state, replay.error = Replay.State.FAILED, str(delivery.error)
+            claimed.state, claimed.error = Replay.State.FAILED, str(delivery.error)
             outcome.failed += 1
-    for replay in refused:
-        replay.state, replay.settled_at = Replay.State.FAILED, now
-        replay.error = short[(replay.target_topic, replay.target_partition)]
+    for claimed in refused:
+        claimed.state = Replay.State.FAILED
+        claimed.error = short[claimed.position]
         outcome.failed += 1
     everything = sent + refused
-    outcome.errors += list(dict.fromkeys(r.error for r in everything if r.error))[:10]
-    outcome.replay_ids += [str(r.replay_id) for r in everything]
-    # Both updates hold only while the replay is still the row's publishing one: a replay
-    # reconcile already settled, or a row since claimed again, is left as it is.
+    outcome.errors += list(dict.fromkeys(c.error for c in everything if c.error))[:10]
+    outcome.replay_ids += [str(c.replay_id) for c in everything]
     with transaction.atomic():
-        sql.update_many(
-            Replay,
-            ["replay_id"],
-            ["state", "offset", "error", "settled_at"],
-            [(r.state, r.offset, r.error, r.settled_at, r.replay_id) for r in everything],
-            only_if={"state": Replay.State.PUBLISHING},
-        )
-        sql.update_many(
-            DeadLetterRecord,
-            ["id", "replay_id"],
-            ["status"],
-            [(RECORD_STATUS[r.state], r.record_id, r.replay_id) for r in everything if r.state in RECORD_STATUS],
-            only_if={"status": Status.PUBLISHING},
-        )
+        outbox.settle([outbox.SettleRow(c.replay_id, c.source.pk, c.state, c.offset, c.error) for c in everything], now)

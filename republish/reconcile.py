@@ -19,7 +19,8 @@ from deadletter.models import DeadLetterRecord, Status
 
 from .headers import REPLAY_ID
 from .models import AuditEntry, Replay
-from .publish import RECORD_STATUS, RepublishRefused
+from .outbox import RECORD_STATUS
+from .publish import RepublishRefused
 from .scan import header_value, scan_partition
 
 

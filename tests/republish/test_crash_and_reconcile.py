@@ -29,7 +29,7 @@ point = os.environ["CRASH_POINT"]
 if point == "before-settle":
     publish.settle = die
 else:
-    publish.kafka_client.produce_each = die
+    publish.kafka_client.produce_started = die
 user = User.objects.create_user("crash-operator")
 publish.republish(list(DeadLetterRecord.objects.all()), user=user, producer=None)
 """
