@@ -206,7 +206,7 @@ def _mark_failed_again(rows: list[tuple]) -> None:
     """A republished record came back: flag the row it was republished from."""
     replay_ids = {row[_REPLAY] for row in rows if row[_REPLAY] is not None}
     if replay_ids:
-        DeadLetterRecord.objects.filter(replay_id__in=replay_ids).update(failed_again=True)
+        DeadLetterRecord.objects.filter(replays__replay_id__in=replay_ids).update(failed_again=True)
 
 
 @functools.lru_cache(maxsize=8)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import queue
+import threading
 import time
 from collections.abc import Iterator
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -143,28 +146,81 @@ def run_job(job_id: int) -> Outcome:
 
 
 def _run_chunks(job: ReplayJob) -> Outcome:
-    """Claim and produce each chunk, then settle the one before it: while the database
-    works on one chunk, the brokers acknowledge the next instead of waiting in turn."""
     total = Outcome()
     edit = _decode_edit(job.edit)
     producer = republish_producer()
     targets = None
     size = min(CHUNK_SIZE, job.rate_limit or CHUNK_SIZE)
     started, sent = time.monotonic(), 0
-    previous: InFlight | Outcome | None = None
-    for chunk in chunks(job.record_ids, size):
-        if targets is None or time.monotonic() - targets.read_at > TARGETS_MAX_AGE:
-            targets = _targets_or_none()
-        current = _start_chunk(job, chunk, edit, producer, targets)
-        if previous is not None:
-            _finish_chunk(job, previous, total)
-        previous = current
-        sent += len(chunk)
-        if job.rate_limit:
-            time.sleep(max(0.0, sent / job.rate_limit - (time.monotonic() - started)))
-    if previous is not None:
-        _finish_chunk(job, previous, total)
+    settler = ChunkSettler(job, total)
+    try:
+        for chunk in chunks(job.record_ids, size):
+            if targets is None or time.monotonic() - targets.read_at > TARGETS_MAX_AGE:
+                targets = _targets_or_none()
+            settler.submit(_start_chunk(job, chunk, edit, producer, targets))
+            sent += len(chunk)
+            if job.rate_limit:
+                time.sleep(max(0.0, sent / job.rate_limit - (time.monotonic() - started)))
+    finally:
+        # Whatever stopped the loop, what was produced is settled (or left publishing, for reconcile).
+        settler.close()
     return total
+
+
+class ChunkSettler:
+    """Settles produced chunks in order while the job's thread claims and produces the next.
+
+    On its own thread and database connection: one chunk's acknowledgements are
+    awaited and its outcome written while the next chunk is claimed and produced,
+    and the database does both at once. A second connection sees only committed
+    rows, so inside an open transaction (a test's) each chunk is settled in the
+    job's thread instead, just after the next one is produced.
+    """
+
+    def __init__(self, job: ReplayJob, total: Outcome) -> None:
+        self.job, self.total = job, total
+        self._error: BaseException | None = None
+        self._waiting: InFlight | Outcome | None = None
+        self._queue: queue.Queue = queue.Queue(maxsize=1)
+        self._thread = None
+        if not connection.in_atomic_block:
+            self._thread = threading.Thread(target=self._settle_queued, name=f"settle-job-{job.pk}", daemon=True)
+            self._thread.start()
+
+    def submit(self, in_flight: InFlight | Outcome) -> None:
+        if self._thread is None:
+            previous, self._waiting = self._waiting, in_flight
+            if previous is not None:
+                _finish_chunk(self.job, previous, self.total)
+            return
+        self._raise_if_failed()
+        self._queue.put(in_flight)
+
+    def close(self) -> None:
+        if self._thread is None:
+            if self._waiting is not None:
+                waiting, self._waiting = self._waiting, None
+                _finish_chunk(self.job, waiting, self.total)
+            return
+        self._queue.put(None)
+        self._thread.join()
+        self._raise_if_failed()
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise RuntimeError(f"settling a chunk failed: {self._error}") from self._error
+
+    def _settle_queued(self) -> None:
+        try:
+            while (in_flight := self._queue.get()) is not None:
+                if self._error is not None:
+                    continue  # its rows stay publishing: reconcile settles them
+                try:
+                    _finish_chunk(self.job, in_flight, self.total)
+                except Exception as exc:
+                    self._error = exc
+        finally:
+            connection.close()  # this thread's own connection
 
 
 def _targets_or_none() -> Targets | None:

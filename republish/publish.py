@@ -128,9 +128,31 @@ class Targets:
 
     def __init__(self) -> None:
         self.read_at = time.monotonic()
-        self.metadata = kafka_client.list_topics()
+        self.admin = kafka_client.admin_client()  # one connection for all of a job's requests
+        self.metadata = kafka_client.list_topics(admin=self.admin)
         self._unwritable: dict[tuple[str, int], str] = {}
         self._checked: set[tuple[str, int]] = set()
+        self._end_offsets: dict[tuple[str, int], int] = {}
+
+    def start_offsets(self, wanted: set[tuple[str, int]]) -> tuple[dict, dict]:
+        """For each partition, an offset at or before where a record produced from now on lands:
+        where reconcile starts its scan. Also the partitions whose offsets could not be read.
+
+        Read from the brokers once, then moved on by the job's own acknowledgements (a
+        delivered record's offset + 1 is never past a later record's): asking the brokers
+        for every chunk took 0.4 s of each 5,000-record chunk on a busy 2-core machine.
+        """
+        unknown = wanted - self._end_offsets.keys()
+        failures = {}
+        if unknown:
+            offsets, failures = kafka_client.list_offsets(unknown, "latest", admin=self.admin)
+            for position, offset in offsets.items():
+                self.delivered(position, offset - 1)
+        return {p: self._end_offsets[p] for p in wanted if p in self._end_offsets}, failures
+
+    def delivered(self, position: tuple[str, int], offset: int) -> None:
+        if offset + 1 > self._end_offsets.get(position, -1):
+            self._end_offsets[position] = offset + 1
 
     def plan(self, record: DeadLetterRecord | Source, override: str | None) -> tuple[str, int]:
         topic = target_topic_of(record, override)
@@ -139,7 +161,7 @@ class Targets:
                 break
             # A topic created a moment ago may not have reached the broker that answered yet.
             time.sleep(0.5)
-            self.metadata = kafka_client.list_topics()
+            self.metadata = kafka_client.list_topics(admin=self.admin)
         else:
             raise RepublishRefused(f"target topic {topic!r} does not exist in the cluster")
         return topic, target_partition(record, topic, len(self.metadata[topic].partitions))
@@ -152,7 +174,8 @@ class Targets:
         """
         unchecked = wanted - self._checked
         if unchecked:
-            configs, _unreadable = kafka_client.describe_topic_configs_each({topic for topic, _ in unchecked})
+            topics = {topic for topic, _ in unchecked}
+            configs, _unreadable = kafka_client.describe_topic_configs_each(topics, admin=self.admin)
             for topic, number in unchecked:
                 problem = self._problem(topic, number, configs.get(topic, {}))
                 if problem:
@@ -205,10 +228,14 @@ class InFlight:
     action: str
     target_topic: str
     edit: Edit | None
+    targets: Targets
 
     def finish(self) -> Outcome:
         if self.pending is not None:
             deliveries = self.pending.wait()
+            for claimed, delivery in zip(self.sent, deliveries, strict=True):
+                if delivery.error is None:
+                    self.targets.delivered(claimed.position, delivery.offset)
         else:
             # Producing failed part-way: some may have been written, so all stay publishing, for reconcile.
             deliveries = [kafka_client.Delivery(None, None, self.error) for _ in self.sent]
@@ -261,7 +288,7 @@ def start_republish(
     targets = targets or Targets()
     planned = {source.pk: targets.plan(source, target_topic) for source in sources}
     wanted = set(planned.values())
-    start_offsets, failures = kafka_client.list_offsets(wanted, "latest")
+    start_offsets, failures = targets.start_offsets(wanted)
     short = targets.unwritable(wanted) | {p: str(e) for p, e in failures.items()}
 
     claims = claim(sources, planned, start_offsets, user=user, edit=edit, job=job)
@@ -276,6 +303,7 @@ def start_republish(
         action=_audit_action(edit, job),
         target_topic=target_topic or "",
         edit=edit,
+        targets=targets,
     )
     replayed_by = user.get_username() if user else "system"
     try:

@@ -129,10 +129,17 @@ def test_a_spring_header_of_the_wrong_length_is_written_on_the_row(produce, drai
 def test_a_record_that_came_back_after_republish_flags_its_original(produce, drain, dlq_topic):
     import uuid
 
+    from republish.models import Replay
+
     replay = uuid.uuid4()
     produce(dlq_topic, [(b"k", b"{}", samples.billing_headers())])
     drain()
-    DeadLetterRecord.objects.filter(dlq_topic=dlq_topic).update(replay_id=replay, status="republished")
+    (original,) = DeadLetterRecord.objects.filter(dlq_topic=dlq_topic)
+    # As a republish leaves it: the replay is found by its id in the Replay table.
+    Replay.objects.create(
+        replay_id=replay, record=original, state="republished", target_topic="t", target_partition=0, start_offset=0
+    )
+    DeadLetterRecord.objects.filter(pk=original.pk).update(replay_id=replay, status="republished")
     produce(dlq_topic, [(b"k", b"{}", [*samples.billing_headers(), ("x-replay-id", str(replay).encode())])])
     drain()
     original, returned = DeadLetterRecord.objects.filter(dlq_topic=dlq_topic).order_by("offset")

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+import threading
 from collections import Counter
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import OperationalError
 
 from deadletter.models import DeadLetterRecord, Status
 from opsportal import kafka_client
-from republish import jobs, safety
-from republish.models import ReplayJob
+from republish import jobs, outbox, safety
+from republish.models import Replay, ReplayJob
 from republish.publish import RepublishRefused, republish
 from republish.tasks import run_replay_job
 
@@ -42,22 +44,75 @@ def stored_rows(count: int, original_topic: str) -> list[int]:
     return list(DeadLetterRecord.objects.filter(dlq_topic="test.bulk-dlq").order_by("pk").values_list("pk", flat=True))
 
 
-def test_a_bulk_republish_of_ten_thousand_rows_lands_each_once_with_progress(make_topic, cluster, operator):
+def settled_on(monkeypatch) -> list[str]:
+    """The names of the threads that settle each chunk of a job."""
+    threads, finish_chunk = [], jobs._finish_chunk
+
+    def recording(*args):
+        threads.append(threading.current_thread().name)
+        return finish_chunk(*args)
+
+    monkeypatch.setattr(jobs, "_finish_chunk", recording)
+    return threads
+
+
+# Committed rows, as a Celery worker sees them: chunks are settled on the job's settle thread.
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_republish_of_ten_thousand_rows_lands_each_once_with_progress(
+    make_topic, cluster, operator, monkeypatch
+):
     target = make_topic(partitions=3, prefix="test.bulk-target")
     wait_for_metadata(cluster, target)
     ids = stored_rows(BULK, original_topic="billing.nowhere")
     job = jobs.create_job(ids, user=operator, target_topic=target)
+    threads = settled_on(monkeypatch)
 
     result = run_replay_job.apply(args=[job.pk]).get()
 
     job.refresh_from_db()
     assert (job.state, job.done, job.failed, job.skipped, job.total) == ("finished", BULK, 0, 0, BULK)
+    assert threads == [f"settle-job-{job.pk}"] * 2  # two chunks of 5,000
     assert "10000 republished" in result
     origins = Counter(
         dict(record.headers)["x-replayed-from"] for p in range(3) for record in read_partition(cluster, target, p)
     )
     assert len(origins) == BULK and set(origins.values()) == {1}
     assert DeadLetterRecord.objects.filter(pk__in=ids, status=Status.REPUBLISHED).count() == BULK
+
+
+def replay_ids(state: str) -> set[str]:
+    return {str(replay_id) for replay_id in Replay.objects.filter(state=state).values_list("replay_id", flat=True)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunk_that_cannot_be_settled_stops_the_job_and_leaves_its_rows_for_reconcile(
+    make_topic, cluster, operator, monkeypatch
+):
+    target = make_topic(partitions=1, prefix="test.bulk-stop")
+    wait_for_metadata(cluster, target)
+    ids = stored_rows(300, original_topic="billing.nowhere")
+    monkeypatch.setattr(jobs, "CHUNK_SIZE", 100)
+    job = jobs.create_job(ids, user=operator, target_topic=target)
+    settle = outbox.settle
+
+    def database_gone_after_the_first_chunk(rows, settled_at):
+        if DeadLetterRecord.objects.filter(status=Status.REPUBLISHED).exists():
+            raise OperationalError("server closed the connection unexpectedly")
+        settle(rows, settled_at)
+
+    monkeypatch.setattr(outbox, "settle", database_gone_after_the_first_chunk)
+
+    with pytest.raises(RuntimeError, match="settling a chunk failed: server closed the connection"):
+        jobs.run_job(job.pk)
+
+    job.refresh_from_db()
+    assert job.state == ReplayJob.State.STOPPED and "server closed the connection" in job.last_error
+    statuses = Counter(DeadLetterRecord.objects.filter(pk__in=ids).values_list("status", flat=True))
+    assert statuses[Status.REPUBLISHED] == 100 and statuses[Status.PUBLISHING] >= 100
+    # Every row produced is either settled or still publishing with its replay: nothing was lost.
+    produced = {dict(record.headers)["x-replay-id"].decode() for record in read_partition(cluster, target, 0)}
+    unsettled, settled = replay_ids(Replay.State.PUBLISHING), replay_ids(Replay.State.REPUBLISHED)
+    assert len(settled) == 100 and settled <= produced and produced <= settled | unsettled
 
 
 def test_a_job_runs_once_even_if_its_task_is_delivered_twice(make_topic, cluster, operator):
