@@ -35,7 +35,10 @@ class Replay(models.Model):
     value = models.BinaryField(null=True, help_text="The value produced, when it was edited.")
     edited_headers = models.JSONField(default=list, blank=True, help_text="[[name, base64 or null], ...]")
     error = models.TextField(blank=True)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    # Not indexed: nothing looks replays up by who asked, and a bulk republish writes each index.
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     settled_at = models.DateTimeField(null=True, blank=True)
 

@@ -14,6 +14,13 @@ values travel as array literals: these run once per 5,000 records, and the
 statement time is most of a bulk republish's database cost. Elsewhere
 (SQLite, the embedded default) the portable helpers of sql.py do the same in
 two statements.
+
+The status guards are written `d.status || '' = ...` so that PostgreSQL cannot
+answer them from the status index. Its entries for rows that were publishing
+stay until VACUUM, and the planner, whose statistics say almost no row is
+publishing, scanned all of them for each chunk: the 100,000-record benchmark
+took 70 s instead of 10. Rows are found by primary key; the guard is checked
+on each row found.
 """
 
 from __future__ import annotations
@@ -68,6 +75,7 @@ def claim(rows: list[ClaimRow], defaults: ReplayDefaults) -> set[int]:
     if not rows:
         return set()
     if connection.vendor == "postgresql":
+        sql.plan_as_key_lookups()
         return _claim_postgresql(rows, defaults)
     claimed = set(
         sql.update_many(
@@ -133,7 +141,7 @@ def _claim_postgresql(rows: list[ClaimRow], defaults: ReplayDefaults) -> set[int
         ), claimed AS (
             UPDATE {records} AS d SET status = %s, replay_id = wanted.replay_id
             FROM wanted
-            WHERE d.id = wanted.record_id AND d.status = ANY(%s::varchar[])
+            WHERE d.id = wanted.record_id AND d.status || '' = ANY(%s::varchar[])
             RETURNING wanted.*
         )
         INSERT INTO {replays} ({columns})
@@ -170,6 +178,7 @@ def settle(rows: list[SettleRow], settled_at: datetime) -> None:
     if not rows:
         return
     if connection.vendor == "postgresql":
+        sql.plan_as_key_lookups()
         _settle_postgresql(rows, settled_at)
         return
     publishing = Replay.State.PUBLISHING
@@ -208,7 +217,7 @@ def _settle_postgresql(rows: list[SettleRow], settled_at: datetime) -> None:
         SET status = CASE settled.state WHEN %s THEN %s ELSE %s END
         FROM settled
         WHERE d.id = settled.record_id AND d.replay_id = settled.replay_id
-          AND d.status = %s AND settled.state <> %s
+          AND d.status || '' = %s AND settled.state <> %s
     """
     publishing = Replay.State.PUBLISHING.value
     params = [

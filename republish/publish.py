@@ -102,7 +102,9 @@ class Source(NamedTuple):
 
 def load_sources(ids: Sequence[int]) -> list[Source]:
     """The dead letters with these ids, in the order given (each account's events in their order)."""
-    rows = sql.by_ids(DeadLetterRecord.objects.all(), ids).values_list(*Source._fields)
+    with transaction.atomic():
+        sql.plan_as_key_lookups()
+        rows = list(sql.by_ids(DeadLetterRecord.objects.all(), ids).values_list(*Source._fields))
     by_pk = {row[0]: Source(*row) for row in rows}
     return [by_pk[pk] for pk in ids if pk in by_pk]
 

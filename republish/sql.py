@@ -25,6 +25,24 @@ def _postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+def plan_as_key_lookups() -> None:
+    """For the rest of the transaction, join by index lookups whatever the statistics say.
+
+    A bulk republish grows and rewrites tables faster than ANALYZE follows. With
+    statistics from before the job, PostgreSQL planned a chunk's join as a hash
+    join over the whole table, so each chunk cost more than the one before
+    (measured: 54 s instead of 10 s for 100,000 records). Every chunk statement
+    looks rows up by a unique key, for which a nested loop over the key's index is
+    the right plan at any table size.
+    """
+    if _postgres():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true), "
+                "set_config('enable_mergejoin', 'off', true)"
+            )
+
+
 def ids_condition(column: str, ids: Sequence[int]) -> tuple[str, list]:
     """`column` is one of ids: an array parameter on PostgreSQL, placeholders elsewhere."""
     if _postgres():
