@@ -172,9 +172,10 @@ class ChunkSettler:
 
     On its own thread and database connection: one chunk's acknowledgements are
     awaited and its outcome written while the next chunk is claimed and produced,
-    and the database does both at once. A second connection sees only committed
-    rows, so inside an open transaction (a test's) each chunk is settled in the
-    job's thread instead, just after the next one is produced.
+    and the database does both at once. Each chunk is settled in the job's thread
+    instead, just after the next one is produced, where that cannot work: inside
+    an open transaction (a test's), whose rows a second connection cannot see, and
+    on SQLite, which lets one connection write at a time.
     """
 
     def __init__(self, job: ReplayJob, total: Outcome) -> None:
@@ -183,7 +184,7 @@ class ChunkSettler:
         self._waiting: InFlight | Outcome | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=1)
         self._thread = None
-        if not connection.in_atomic_block:
+        if connection.vendor != "sqlite" and not connection.in_atomic_block:
             self._thread = threading.Thread(target=self._settle_queued, name=f"settle-job-{job.pk}", daemon=True)
             self._thread.start()
 

@@ -73,6 +73,8 @@ class Outcome:
 def republish_producer():
     # A bounded delivery timeout: reconcile waits longer than this before it decides.
     timeout_ms = int(settings.REPUBLISH_DELIVERY_TIMEOUT * 1000)
+    # Fuller batches: a bulk job costs the brokers less CPU per record (about a sixth
+    # less measured on the 3-broker test cluster); one record waits 50 ms longer.
     return kafka_client.producer(**{"message.timeout.ms": timeout_ms, "linger.ms": 50})
 
 
