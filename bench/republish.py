@@ -103,6 +103,25 @@ def raw_produce(topic: str, count: int) -> float:
     return elapsed
 
 
+class MachineLoad:
+    """How busy all CPUs were between start and stop (Linux /proc/stat): the brokers,
+    PostgreSQL and this process share the machine, so a rate is only half the story."""
+
+    @staticmethod
+    def _ticks() -> tuple[int, int]:
+        with open("/proc/stat") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # all, idle + iowait
+
+    def __enter__(self):
+        self.total, self.idle = self._ticks()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        total, idle = self._ticks()
+        self.busy = 1 - (idle - self.idle) / max(1, total - self.total)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=100_000)
@@ -118,17 +137,25 @@ def main() -> None:
     try:
         ids = store_rows(dlq_topic, target_topic, count)
         settle_tables()
-        raw_seconds = raw_produce(raw_topic, count)
+        with MachineLoad() as raw_load:
+            raw_seconds = raw_produce(raw_topic, count)
         job = jobs.create_job(ids, user=user, target_topic=target_topic)
-        started = time.perf_counter()
-        outcome = jobs.run_job(job.pk)
-        republish_seconds = time.perf_counter() - started
+        with MachineLoad() as republish_load:
+            started = time.perf_counter()
+            outcome = jobs.run_job(job.pk)
+            republish_seconds = time.perf_counter() - started
         job.refresh_from_db()
         assert job.done == count, f"job settled {job.done} of {count}: {outcome.summary()}"
         raw_rate, republish_rate = count / raw_seconds, count / republish_seconds
         ratio = republish_rate / raw_rate
-        print(f"raw idempotent acks=all producer: {raw_rate:>10,.0f} records/s ({raw_seconds:.2f} s)")
-        print(f"republish job incl. row updates:  {republish_rate:>10,.0f} records/s ({republish_seconds:.2f} s)")
+        print(
+            f"raw idempotent acks=all producer: {raw_rate:>10,.0f} records/s ({raw_seconds:.2f} s, "
+            f"CPUs {raw_load.busy:.0%} busy)"
+        )
+        print(
+            f"republish job incl. row updates:  {republish_rate:>10,.0f} records/s ({republish_seconds:.2f} s, "
+            f"CPUs {republish_load.busy:.0%} busy)"
+        )
         print(f"ratio republish / raw: {ratio:.2f} (target >= 0.5: {'met' if ratio >= 0.5 else 'NOT met'})")
         print(f"republish rate target >= 20,000 records/s: {'met' if republish_rate >= 20_000 else 'NOT met'}")
     finally:

@@ -257,21 +257,10 @@ class InFlight:
         return outcome
 
 
-def republish(
-    records: Sequence[DeadLetterRecord | Source],
-    *,
-    user,
-    target_topic: str | None = None,
-    edit: Edit | None = None,
-    job: ReplayJob | None = None,
-    producer=None,
-    targets: Targets | None = None,
-) -> Outcome:
-    """Republish records and wait for the outcome; a bulk job calls start_republish itself,
-    so that one chunk's acknowledgements arrive while the next chunk is claimed."""
-    return start_republish(
-        records, user=user, target_topic=target_topic, edit=edit, job=job, producer=producer, targets=targets
-    ).finish()
+def republish(records: Sequence[DeadLetterRecord | Source], **options) -> Outcome:
+    """Republish records and wait for the outcome (options as for start_republish); a bulk job
+    calls start_republish itself, so one chunk's acknowledgements arrive while the next is claimed."""
+    return start_republish(records, **options).finish()
 
 
 def start_republish(
