@@ -56,7 +56,7 @@ class ReplayJobAdmin(ReadOnlyAdmin):
         "edit_diff",
     )
     exclude = ("record_ids", "edit")
-    actions = ["approve_jobs", "reject_jobs"]
+    actions = ["approve_jobs", "reject_jobs", "run_the_rest"]
 
     @admin.display(description="Progress")
     def progress(self, job: ReplayJob) -> str:
@@ -93,6 +93,34 @@ class ReplayJobAdmin(ReadOnlyAdmin):
             )
         for refusal in dict.fromkeys(refusals):
             self.message_user(request, refusal, messages.ERROR)
+
+    def has_bulk_republish_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(PERMISSIONS["bulk_republish"])
+
+    @admin.action(
+        description="Run the rest of selected stopped jobs (rows still republishable)", permissions=["bulk_republish"]
+    )
+    def run_the_rest(self, request: HttpRequest, queryset) -> None:
+        for job in queryset:
+            if job.edit and not request.user.has_perm(PERMISSIONS["edit_republish"]):
+                self.message_user(
+                    request,
+                    f"job {job.pk} sends an edited value: that needs the edited-republish permission",
+                    messages.ERROR,
+                )
+                continue
+            try:
+                rest = jobs.rest_of(job, user=request.user)
+            except RepublishRefused as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                continue
+            queue_job(rest)
+            waiting = rest.state == rest.State.AWAITING_APPROVAL
+            self.message_user(
+                request,
+                f"Job {rest.pk} created for the {rest.total} record(s) job {job.pk} did not get to."
+                + (" It waits for a second operator's approval." if waiting else ""),
+            )
 
     @admin.action(description="Reject selected republish jobs (nothing is sent)", permissions=["approve"])
     def reject_jobs(self, request: HttpRequest, queryset) -> None:

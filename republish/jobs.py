@@ -13,9 +13,12 @@ from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
+from deadletter.models import DeadLetterRecord
 from opsportal.kafka_client import KafkaClientError
 
+from . import sql
 from .models import AuditEntry, ReplayJob
+from .outbox import REPUBLISHABLE
 from .publish import (
     Edit,
     InFlight,
@@ -44,6 +47,7 @@ def create_job(
     rate_limit=None,
     edit: Edit | None = None,
     awaiting_approval: bool = False,
+    note: str = "",
 ) -> ReplayJob:
     job = ReplayJob.objects.create(
         record_ids=list(record_ids),
@@ -61,6 +65,7 @@ def create_job(
         record_ids=list(record_ids),
         target_topic=target_topic,
         outcome=f"requested republish job {job.pk} of {job.total} record(s)"
+        + (f" ({note})" if note else "")
         + (", waiting for a second operator's approval" if awaiting_approval else ""),
         details={"diff": edit.diff} if edit else {},
     )
@@ -116,6 +121,42 @@ def reject(job: ReplayJob, *, user) -> None:
         record_ids=job.record_ids[:1000],
         target_topic=job.target_topic,
         outcome=f"rejected republish job {job.pk} of {job.total} record(s); nothing was sent",
+    )
+
+
+def rest_of(job: ReplayJob, *, user) -> ReplayJob:
+    """A new job for what a stopped job did not get to: its rows still republishable, in its order.
+
+    Rows it left publishing are not in it (they may have been written: reconcile
+    settles them), nor rows republished or discarded since. Four-eyes applies as
+    to any new job.
+    """
+    if job.state != ReplayJob.State.STOPPED:
+        raise RepublishRefused(f"job {job.pk} is {job.get_state_display().lower()}: only a stopped job has a rest")
+    still = set()
+    for chunk in chunks(job.record_ids, CHUNK_SIZE):
+        rows = sql.by_ids(DeadLetterRecord.objects.filter(status__in=REPUBLISHABLE), chunk)
+        still.update(rows.values_list("pk", flat=True))
+    remaining = [pk for pk in job.record_ids if pk in still]
+    if not remaining:
+        raise RepublishRefused(
+            f"job {job.pk} left nothing to republish; rows it left publishing are settled by reconcile"
+        )
+    topics = {job.target_topic}
+    if not job.target_topic:
+        topics = set(
+            sql.by_ids(DeadLetterRecord.objects.all(), remaining[:CHUNK_SIZE])
+            .values_list("original_topic", flat=True)
+            .distinct()
+        )
+    return create_job(
+        remaining,
+        user=user,
+        target_topic=job.target_topic,
+        rate_limit=job.rate_limit,
+        edit=_decode_edit(job.edit),
+        awaiting_approval=needs_approval(topics),
+        note=f"the rest of stopped job {job.pk}",
     )
 
 

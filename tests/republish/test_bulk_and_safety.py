@@ -91,8 +91,8 @@ def test_a_chunk_that_cannot_be_settled_stops_the_job_and_leaves_its_rows_for_re
 ):
     target = make_topic(partitions=1, prefix="test.bulk-stop")
     wait_for_metadata(cluster, target)
-    ids = stored_rows(300, original_topic="billing.nowhere")
-    monkeypatch.setattr(jobs, "CHUNK_SIZE", 100)
+    ids = stored_rows(800, original_topic="billing.nowhere")
+    monkeypatch.setattr(jobs, "CHUNK_SIZE", 100)  # eight chunks: the job stops before it claims them all
     job = jobs.create_job(ids, user=operator, target_topic=target)
     settle = outbox.settle
 
@@ -114,6 +114,20 @@ def test_a_chunk_that_cannot_be_settled_stops_the_job_and_leaves_its_rows_for_re
     produced = {dict(record.headers)["x-replay-id"].decode() for record in read_partition(cluster, target, 0)}
     unsettled, settled = replay_ids(Replay.State.PUBLISHING), replay_ids(Replay.State.REPUBLISHED)
     assert len(settled) == 100 and settled <= produced and produced <= settled | unsettled
+
+    # The rest: rows never claimed, in the job's order; rows left publishing wait for reconcile.
+    monkeypatch.setattr(outbox, "settle", settle)
+    rest = jobs.rest_of(job, user=operator)
+    never_claimed = [pk for pk in ids if DeadLetterRecord.objects.get(pk=pk).status == Status.NEW]
+    assert never_claimed and rest.record_ids == never_claimed and rest.state == ReplayJob.State.QUEUED
+    jobs.run_job(rest.pk)
+    rest.refresh_from_db()
+    assert (rest.state, rest.done) == (ReplayJob.State.FINISHED, len(never_claimed))
+    origins = Counter(dict(record.headers)["x-replayed-from"] for record in read_partition(cluster, target, 0))
+    assert set(origins.values()) == {1}  # nothing went out twice
+    assert DeadLetterRecord.objects.filter(pk__in=ids, status=Status.PUBLISHING).count() == len(unsettled)
+    with pytest.raises(RepublishRefused, match="only a stopped job has a rest"):
+        jobs.rest_of(rest, user=operator)
 
 
 def test_a_job_runs_once_even_if_its_task_is_delivered_twice(make_topic, cluster, operator):

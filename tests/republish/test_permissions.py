@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from deadletter.models import Status
+from deadletter.models import DeadLetterRecord, Status
 from republish.models import AuditEntry, Replay
 
 from .conftest import billing_event
@@ -143,10 +143,37 @@ def test_a_viewer_can_neither_reconcile_nor_approve_nor_reject(dead_letters, vie
     reject = client.post(
         reverse("admin:republish_replayjob_changelist"), {"action": "reject_jobs", "_selected_action": [job.pk]}
     )
+    ReplayJob.objects.filter(pk=job.pk).update(state=ReplayJob.State.STOPPED)
+    rest = client.post(
+        reverse("admin:republish_replayjob_changelist"), {"action": "run_the_rest", "_selected_action": [job.pk]}
+    )
 
-    assert (reconcile.status_code, approve.status_code, reject.status_code) == (403, 403, 403)
-    job.refresh_from_db()
-    assert job.state == ReplayJob.State.AWAITING_APPROVAL
+    assert (reconcile.status_code, approve.status_code, reject.status_code, rest.status_code) == (403,) * 4
+    assert ReplayJob.objects.count() == 1
+
+
+def test_an_operator_runs_the_rest_of_a_stopped_job_from_the_job_list(
+    dead_letters, operator, monkeypatch, django_capture_on_commit_callbacks
+):
+    from republish import jobs, tasks
+    from republish.models import ReplayJob
+
+    queued = []
+    monkeypatch.setattr(tasks.run_replay_job, "delay", queued.append)
+    first, second = dead_letters([(b"acc_s", billing_event("acc_s")), (b"acc_t", billing_event("acc_t"))])
+    job = jobs.create_job([first.pk, second.pk], user=operator)
+    ReplayJob.objects.filter(pk=job.pk).update(state=ReplayJob.State.STOPPED)
+    DeadLetterRecord.objects.filter(pk=first.pk).update(status=Status.PUBLISHING)
+    client = Client()
+    client.force_login(operator)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("admin:republish_replayjob_changelist"), {"action": "run_the_rest", "_selected_action": [job.pk]}
+        )
+
+    rest = ReplayJob.objects.exclude(pk=job.pk).get()
+    assert (rest.record_ids, rest.state, queued) == ([second.pk], ReplayJob.State.QUEUED, [rest.pk])
 
 
 def test_a_second_operator_approves_from_the_job_list(dead_letters, operator, settings):
