@@ -528,28 +528,7 @@ class Record:
 
 def poll_records(consumer_client, max_records: int, timeout: float, cluster: ClusterSettings | None = None):
     """Up to max_records from an assigned or subscribed consumer, as plain Records."""
-    with translated("consuming", cluster_settings(cluster)):
-        messages = consumer_client.consume(num_messages=max_records, timeout=timeout)
-    records = []
-    for message in messages:
-        error = message.error()
-        if error is not None:
-            if error.code() == confluent_kafka.KafkaError._PARTITION_EOF:
-                continue
-            raise translate_error(error, f"consuming {message.topic()}", cluster_settings(cluster))
-        timestamp_type, timestamp = message.timestamp()
-        records.append(
-            Record(
-                message.topic(),
-                message.partition(),
-                message.offset(),
-                timestamp if timestamp_type != confluent_kafka.TIMESTAMP_NOT_AVAILABLE else None,
-                message.key(),
-                message.value(),
-                tuple(message.headers() or ()),
-            )
-        )
-    return records
+    return [Record(*raw[:6], tuple(raw[6])) for raw in poll_raw(consumer_client, max_records, timeout, cluster)]
 
 
 def commit_positions(consumer_client, positions: dict[Position, int], cluster: ClusterSettings | None = None) -> None:

@@ -152,11 +152,11 @@ def _claim_postgresql(rows: list[ClaimRow], defaults: ReplayDefaults) -> set[int
     """
     edited_headers = Replay._meta.get_field("edited_headers").get_db_prep_save(defaults.edited_headers, connection)
     params = [
-        _plain_array(row.record_id for row in rows),
-        _plain_array(row.replay_id for row in rows),
-        _plain_array(topic_number[row.target_topic] for row in rows),
-        _plain_array(row.target_partition for row in rows),
-        _plain_array(row.start_offset for row in rows),
+        sql.array_literal([row.record_id for row in rows]),
+        sql.array_literal([row.replay_id for row in rows]),
+        sql.array_literal([topic_number[row.target_topic] for row in rows]),
+        sql.array_literal([row.target_partition for row in rows]),
+        sql.array_literal([row.start_offset for row in rows]),
         Status.PUBLISHING.value,
         sql.array_literal([status.value for status in REPUBLISHABLE]),
         sql.array_literal(topics),
@@ -221,9 +221,9 @@ def _settle_postgresql(rows: list[SettleRow], settled_at: datetime) -> None:
     """
     publishing = Replay.State.PUBLISHING.value
     params = [
-        _plain_array(row.replay_id for row in rows),
+        sql.array_literal([row.replay_id for row in rows]),
         sql.array_literal([row.state for row in rows]),
-        _plain_array(row.offset for row in rows),
+        sql.array_literal([row.offset for row in rows]),
         sql.array_literal([row.error for row in rows]),
         publishing,
         settled_at,
@@ -244,8 +244,3 @@ def _table(model) -> str:
 
 def _column(model, name: str) -> str:
     return connection.ops.quote_name(model._meta.get_field(name).column)
-
-
-def _plain_array(values) -> str:
-    """An array literal of numbers or UUIDs (None as NULL), whose text needs no quoting."""
-    return "{" + ",".join("NULL" if value is None else str(value) for value in values) + "}"

@@ -1,17 +1,12 @@
-"""Bulk row writes for a republish chunk, shaped so the database does the work.
+"""SQL helpers for the republish outbox.
 
-bulk_create and bulk_update send one statement with thousands of
-placeholders, which psycopg re-parses on every call (it caches only short
-statements) and PostgreSQL plans row by row. On PostgreSQL these functions
-send each column as one array parameter and let unnest() turn them into rows:
-one short statement per chunk. Elsewhere (SQLite, the embedded default) they
-send one short statement per row.
+On PostgreSQL the outbox (outbox.py) sends each chunk as one statement with
+array literals built here, planned as key lookups. Elsewhere (SQLite, the
+embedded default) insert_rows and update_many send one short statement per row.
 """
 
 from __future__ import annotations
 
-import datetime
-import uuid
 from collections.abc import Iterable, Sequence
 
 from django.db import connection, models
@@ -56,48 +51,8 @@ def by_ids(queryset: models.QuerySet, ids: Sequence[int]) -> models.QuerySet:
     return queryset.extra(where=[f"{quote(queryset.model._meta.db_table)}.{condition}"], params=params)
 
 
-def _array_type(field: models.Field) -> str:
-    return f"{field.db_type(connection)}[]"
-
-
 def _prep(field: models.Field, value):
     return field.get_db_prep_save(value, connection)
-
-
-# Types psycopg sends to PostgreSQL as they are: preparing each value through
-# Django (a few microseconds apiece) would cost more than the statement itself.
-PASSED_AS_IS = frozenset(
-    {
-        "AutoField",
-        "BigAutoField",
-        "BigIntegerField",
-        "BinaryField",
-        "BooleanField",
-        "CharField",
-        "DateTimeField",
-        "ForeignKey",
-        "IntegerField",
-        "PositiveIntegerField",
-        "TextField",
-        "UUIDField",
-    }
-)
-
-
-def _column(field: models.Field, values: Iterable) -> list | str:
-    if _postgres() and field.get_internal_type() in PASSED_AS_IS:
-        values = list(values)
-        return array_literal(values) if all(_literal(v) for v in values) else values
-    return [_prep(field, value) for value in values]
-
-
-def _literal(value) -> bool:
-    """Whether the value has a plain text form PostgreSQL reads back as the same value."""
-    if isinstance(value, datetime.datetime):
-        return value.tzinfo is not None
-    if isinstance(value, bool):
-        return False
-    return value is None or isinstance(value, str | int | uuid.UUID)
 
 
 def array_literal(values: list) -> str:
@@ -114,7 +69,7 @@ def _element(value) -> str:
         return "NULL"
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return f'"{value}"' if isinstance(value, datetime.datetime) else str(value)
+    return str(value)  # a number or a UUID
 
 
 def _condition(table: str, field: models.Field, allowed) -> tuple[str, list]:
@@ -127,20 +82,12 @@ def _condition(table: str, field: models.Field, allowed) -> tuple[str, list]:
 
 def insert_rows(model: type[models.Model], names: Sequence[str], rows: Sequence[tuple]) -> None:
     """INSERT rows of values for the named fields (no primary keys read back, no model instances)."""
-    if not rows:
-        return
     fields = [model._meta.get_field(name) for name in names]
     columns = ", ".join(quote(f.column) for f in fields)
-    table = quote(model._meta.db_table)
-    prepared = [_column(f, values) for f, values in zip(fields, zip(*rows, strict=True), strict=True)]
+    placeholders = ", ".join(["%s"] * len(fields))
+    prepared = [[_prep(f, value) for f, value in zip(fields, row, strict=True)] for row in rows]
     with connection.cursor() as cursor:
-        if _postgres():
-            arrays = ", ".join(f"%s::{_array_type(f)}" for f in fields)
-            cursor.execute(f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays})", prepared)
-        else:
-            placeholders = ", ".join(["%s"] * len(fields))
-            rows = list(zip(*prepared, strict=True))
-            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", rows)
+        cursor.executemany(f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})", prepared)
 
 
 def update_many(
@@ -155,9 +102,6 @@ def update_many(
 
     An only_if value is a constant the column must equal, or a tuple of values it may have.
     """
-    rows = list(rows)
-    if not rows:
-        return []
     meta = model._meta
     fields = [meta.get_field(name) for name in (*columns, *keys)]
     table = quote(meta.db_table)
@@ -166,27 +110,14 @@ def update_many(
         condition, params = _condition(table, meta.get_field(name), allowed)
         guards.append(condition)
         constants += params
-    prepared = [_column(f, values) for f, values in zip(fields, zip(*rows, strict=True), strict=True)]
-    first_key = f"{table}.{quote(fields[len(columns)].column)}"
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields[: len(columns)])
+    matches = [f"{table}.{quote(f.column)} = %s" for f in fields[len(columns) :]]
+    sql = f"UPDATE {table} SET {assignments} WHERE {' AND '.join(matches + guards)}"
+    updated = []
     with connection.cursor() as cursor:
-        if _postgres():
-            names = [f"v{i}" for i in range(len(fields))]
-            arrays = ", ".join(f"%s::{_array_type(f)}" for f in fields)
-            named = list(zip(fields, names, strict=True))
-            assignments = ", ".join(f"{quote(f.column)} = v.{n}" for f, n in named[: len(columns)])
-            matches = [f"{table}.{quote(f.column)} = v.{n}" for f, n in named[len(columns) :]]
-            sql = (
-                f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS v({', '.join(names)}) "
-                f"WHERE {' AND '.join(matches + guards)} RETURNING {first_key}"
-            )
+        for row in rows:
+            prepared = [_prep(f, value) for f, value in zip(fields, row, strict=True)]
             cursor.execute(sql, [*prepared, *constants])
-            return [row[0] for row in cursor.fetchall()]
-        assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields[: len(columns)])
-        matches = [f"{table}.{quote(f.column)} = %s" for f in fields[len(columns) :]]
-        sql = f"UPDATE {table} SET {assignments} WHERE {' AND '.join(matches + guards)}"
-        updated = []
-        for row in zip(*prepared, strict=True):
-            cursor.execute(sql, [*row, *constants])
             if cursor.rowcount:
-                updated.append(row[len(columns)])
-        return updated
+                updated.append(prepared[len(columns)])
+    return updated

@@ -1,0 +1,24 @@
+"""The array literals the outbox sends PostgreSQL read back as the values they came from."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.db import connection
+
+from republish import sql
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="array literals are PostgreSQL's")
+def test_text_numbers_uuids_and_nulls_read_back_unchanged():
+    texts = ['may have been written: "timed out"', "back\\slash", "{braces}, commas", "", "NULL", None, "ünï"]
+    numbers, ids = [0, -1, 2**40, None], [uuid.uuid4(), None]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT %s::text[], %s::bigint[], %s::uuid[]",
+            [sql.array_literal(texts), sql.array_literal(numbers), sql.array_literal(ids)],
+        )
+        assert cursor.fetchone() == (texts, numbers, ids)
