@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from deadletter.models import DeadLetterRecord
+from opsportal import cyclic_gc
 from opsportal.kafka_client import KafkaClientError
 
 from . import sql
@@ -24,6 +25,7 @@ from .publish import (
     InFlight,
     Outcome,
     RepublishRefused,
+    Source,
     Targets,
     load_sources,
     republish_producer,
@@ -194,18 +196,80 @@ def _run_chunks(job: ReplayJob) -> Outcome:
     size = min(CHUNK_SIZE, job.rate_limit or CHUNK_SIZE)
     started, sent = time.monotonic(), 0
     settler = ChunkSettler(job, total)
-    try:
-        for chunk in chunks(job.record_ids, size):
-            if targets is None or time.monotonic() - targets.read_at > TARGETS_MAX_AGE:
-                targets = _targets_or_none()
-            settler.submit(_start_chunk(job, chunk, edit, producer, targets))
-            sent += len(chunk)
-            if job.rate_limit:
-                time.sleep(max(0.0, sent / job.rate_limit - (time.monotonic() - started)))
-    finally:
-        # Whatever stopped the loop, what was produced is settled (or left publishing, for reconcile).
-        settler.close()
+    with cyclic_gc.paused():
+        try:
+            for chunk, sources in loaded_ahead(chunks(job.record_ids, size)):
+                if targets is None or time.monotonic() - targets.read_at > TARGETS_MAX_AGE:
+                    targets = _targets_or_none()
+                settler.submit(_start_chunk(job, sources, edit, producer, targets))
+                sent += len(chunk)
+                if job.rate_limit:
+                    time.sleep(max(0.0, sent / job.rate_limit - (time.monotonic() - started)))
+        finally:
+            # Whatever stopped the loop, what was produced is settled (or left publishing, for reconcile).
+            settler.close()
     return total
+
+
+def other_connections_see_our_rows() -> bool:
+    """Whether a helper thread, which has a database connection of its own, can work beside
+    the job's thread: not inside an open transaction (a test's), whose rows no other
+    connection sees, and not on SQLite, which lets one connection write at a time."""
+    return connection.vendor != "sqlite" and not connection.in_atomic_block
+
+
+def loaded_ahead(id_chunks: Iterator[list[int]]) -> Iterator[tuple[list[int], list[Source]]]:
+    """Each chunk of ids with its dead letters, the next chunk read while this one is worked on.
+
+    Reading a chunk's rows is mostly waiting for the database: on a thread of its own
+    (and connection) it overlaps claiming and producing the chunk before it, which took
+    a third of the job's thread. The rows read ahead may have changed status by the
+    time they are claimed; the claim checks status, so that only skips them.
+    """
+    if not other_connections_see_our_rows():
+        for chunk in id_chunks:
+            yield chunk, load_sources(chunk)
+        return
+    loaded: queue.Queue = queue.Queue(maxsize=1)
+    stopping = threading.Event()
+
+    def load_each() -> None:
+        try:
+            for chunk in id_chunks:
+                try:
+                    item = (chunk, load_sources(chunk), None)
+                except Exception as exc:
+                    item = (chunk, [], exc)
+                while not stopping.is_set():
+                    try:
+                        loaded.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stopping.is_set() or item[2] is not None:
+                    return
+        finally:
+            connection.close()  # this thread's own connection
+            loaded.put((None, [], None))
+
+    loader = threading.Thread(target=load_each, name="load-chunks", daemon=True)
+    loader.start()
+    try:
+        while True:
+            chunk, sources, error = loaded.get()
+            if error is not None:
+                raise error
+            if chunk is None:
+                return
+            yield chunk, sources
+    finally:
+        stopping.set()
+        while loader.is_alive():
+            try:
+                loaded.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        loader.join()
 
 
 class ChunkSettler:
@@ -213,10 +277,9 @@ class ChunkSettler:
 
     On its own thread and database connection: one chunk's acknowledgements are
     awaited and its outcome written while the next chunk is claimed and produced,
-    and the database does both at once. Each chunk is settled in the job's thread
-    instead, just after the next one is produced, where that cannot work: inside
-    an open transaction (a test's), whose rows a second connection cannot see, and
-    on SQLite, which lets one connection write at a time.
+    and the database does both at once. Where no second connection can help
+    (other_connections_see_our_rows), each chunk is settled in the job's thread
+    instead, just after the next one is produced.
     """
 
     def __init__(self, job: ReplayJob, total: Outcome) -> None:
@@ -225,7 +288,7 @@ class ChunkSettler:
         self._waiting: InFlight | Outcome | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=1)
         self._thread = None
-        if connection.vendor != "sqlite" and not connection.in_atomic_block:
+        if other_connections_see_our_rows():
             self._thread = threading.Thread(target=self._settle_queued, name=f"settle-job-{job.pk}", daemon=True)
             self._thread.start()
 
@@ -272,10 +335,10 @@ def _targets_or_none() -> Targets | None:
         return None  # the chunk reports the same error when it tries again
 
 
-def _start_chunk(job: ReplayJob, chunk: list[int], edit: Edit | None, producer, targets) -> InFlight | Outcome:
+def _start_chunk(job: ReplayJob, sources: list[Source], edit: Edit | None, producer, targets) -> InFlight | Outcome:
     try:
         return start_republish(
-            load_sources(chunk),
+            sources,
             user=job.requested_by,
             target_topic=job.target_topic or None,
             edit=edit,
@@ -285,7 +348,7 @@ def _start_chunk(job: ReplayJob, chunk: list[int], edit: Edit | None, producer, 
         )
     except (RepublishRefused, KafkaClientError) as exc:
         # start_republish raises only before it claims a row: these rows stay as they were.
-        return Outcome(skipped=len(chunk), errors=[str(exc)])
+        return Outcome(skipped=len(sources), errors=[str(exc)])
 
 
 def _finish_chunk(job: ReplayJob, in_flight: InFlight | Outcome, total: Outcome) -> None:

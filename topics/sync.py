@@ -12,11 +12,9 @@ reads and a few UPDATE statements.
 from __future__ import annotations
 
 import concurrent.futures
-import gc
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,7 +23,7 @@ from django.db import models, transaction
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from opsportal import kafka_client
+from opsportal import cyclic_gc, kafka_client
 from opsportal.kafka_client import Position
 
 from .models import Broker, ConsumerGroup, GroupOffset, Partition, SyncRun, Topic
@@ -84,7 +82,7 @@ class SyncResult:
 def sync_cluster(cluster: kafka_client.ClusterSettings | None = None) -> SyncResult:
     """Read the whole cluster, then write the mirror. Raises KafkaUnavailable before any write."""
     started = time.monotonic()
-    with _collector_paused():
+    with cyclic_gc.paused():
         snapshot = read_cluster(cluster)
         now = timezone.now()
         result = SyncResult(error_messages=list(snapshot.errors))
@@ -94,24 +92,6 @@ def sync_cluster(cluster: kafka_client.ClusterSettings | None = None) -> SyncRes
             result.duration = time.monotonic() - started
             _record_run(result, now)
     return result
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector for one sync.
-
-    A sync of 20,000 partitions allocates about half a million short-lived objects (config
-    entries, offsets, rows), which makes the collector walk the whole heap again and again:
-    measured, a third of the sync's CPU time (1.37 s against 0.9 s). Reference counting
-    still frees them as they go; whatever cycles remain are collected once it is back on.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 # --- reading -------------------------------------------------------------------

@@ -130,6 +130,38 @@ def test_a_chunk_that_cannot_be_settled_stops_the_job_and_leaves_its_rows_for_re
         jobs.rest_of(rest, user=operator)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_chunk_that_cannot_be_read_stops_the_job_before_anything_of_it_is_claimed(
+    make_topic, cluster, operator, monkeypatch
+):
+    target = make_topic(partitions=1, prefix="test.bulk-unread")
+    wait_for_metadata(cluster, target)
+    ids = stored_rows(300, original_topic="billing.nowhere")
+    monkeypatch.setattr(jobs, "CHUNK_SIZE", 100)
+    job = jobs.create_job(ids, user=operator, target_topic=target)
+    load_sources, readers = jobs.load_sources, []
+
+    def database_gone_on_the_second_read(chunk):
+        readers.append(threading.current_thread().name)
+        if len(readers) == 2:
+            raise OperationalError("server closed the connection unexpectedly")
+        return load_sources(chunk)
+
+    monkeypatch.setattr(jobs, "load_sources", database_gone_on_the_second_read)
+
+    with pytest.raises(OperationalError, match="server closed the connection"):
+        jobs.run_job(job.pk)
+
+    job.refresh_from_db()
+    assert job.state == ReplayJob.State.STOPPED and "server closed the connection" in job.last_error
+    # Read ahead on a thread of its own where a second connection can see the rows.
+    assert readers == ["load-chunks" if connection.vendor != "sqlite" else "MainThread"] * 2
+    # The first chunk went out and was settled; the unread one and the one after it were never claimed.
+    statuses = Counter(DeadLetterRecord.objects.filter(pk__in=ids).values_list("status", flat=True))
+    assert statuses == {Status.REPUBLISHED: 100, Status.NEW: 200}
+    assert len(read_partition(cluster, target, 0)) == 100
+
+
 def test_a_job_runs_once_even_if_its_task_is_delivered_twice(make_topic, cluster, operator):
     target = make_topic(partitions=1, prefix="test.bulk-target")
     wait_for_metadata(cluster, target)
