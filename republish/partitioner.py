@@ -9,6 +9,8 @@ checks and reconciliation.
 
 from __future__ import annotations
 
+import struct
+
 _M = 0x5BD1E995
 _SEED = 0x9747B28C
 _MASK = 0xFFFFFFFF
@@ -18,8 +20,8 @@ def murmur2(data: bytes) -> int:
     """Kafka's org.apache.kafka.common.utils.Utils.murmur2, as a signed 32-bit int."""
     length = len(data)
     h = (_SEED ^ length) & _MASK
-    for i in range(0, length - length % 4, 4):
-        k = int.from_bytes(data[i : i + 4], "little")
+    # All whole 4-byte words in one call: slicing them one by one was most of the time.
+    for k in struct.unpack_from(f"<{length // 4}I", data):
         k = (k * _M) & _MASK
         k ^= k >> 24
         k = (k * _M) & _MASK

@@ -11,6 +11,7 @@ only `reconcile` settles it, by finding the replay id in the target partition.
 from __future__ import annotations
 
 import base64
+import os
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -321,7 +322,8 @@ def encode_headers(headers: list[tuple[str, bytes | None]]) -> list:
 def claim(sources: list[Source], planned, start_offsets, *, user, edit, job) -> list[Claim]:
     """Move the republishable rows to publishing with their Replay, committed before producing."""
     candidates = [
-        Claim(uuid.uuid4(), source, *planned[source.pk], start_offsets.get(planned[source.pk], 0)) for source in sources
+        Claim(replay_id, source, *planned[source.pk], start_offsets.get(planned[source.pk], 0))
+        for replay_id, source in zip(new_replay_ids(len(sources)), sources, strict=True)
     ]
     defaults = outbox.ReplayDefaults(
         job_id=job.pk if job else None,
@@ -338,6 +340,14 @@ def claim(sources: list[Source], planned, start_offsets, *, user, edit, job) -> 
     with transaction.atomic():
         claimed = outbox.claim(rows, defaults)
     return [c for c in candidates if c.source.pk in claimed]
+
+
+def new_replay_ids(count: int) -> list[uuid.UUID]:
+    """Random (version 4) UUIDs, as uuid.uuid4() makes them, from one read of the system's
+    random source: uuid4() reads it once per id, a system call each, which was a fifth of
+    a bulk job's thread."""
+    randomness = os.urandom(16 * count)
+    return [uuid.UUID(bytes=randomness[start : start + 16], version=4) for start in range(0, 16 * count, 16)]
 
 
 def outgoing_records(claims: Iterable[Claim], edit: Edit | None, replayed_by: str):
