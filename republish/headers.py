@@ -68,7 +68,7 @@ def previous_replay_count(headers: Headers) -> int:
 
 
 def replay_headers(
-    headers: Headers, *, replay_id: uuid.UUID, replayed_from: str, replayed_by: str
+    headers: Headers, *, replay_id: uuid.UUID | str, replayed_from: str, replayed_by: str
 ) -> list[tuple[str, bytes | None]]:
     return business_headers(headers) + [
         (REPLAY_ID, str(replay_id).encode()),

@@ -23,7 +23,12 @@ class Replay(models.Model):
 
     replay_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     record = models.ForeignKey("deadletter.DeadLetterRecord", on_delete=models.PROTECT, related_name="replays")
-    job = models.ForeignKey("ReplayJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays")
+    # Job and requester have no database constraint (Django still applies on_delete): they are
+    # the same for every row of a chunk, and PostgreSQL checking them for each row at commit
+    # took a quarter of a bulk republish's database time. The record's constraint stays.
+    job = models.ForeignKey(
+        "ReplayJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays", db_constraint=False
+    )
     state = models.CharField(max_length=16, choices=State.choices, default=State.PUBLISHING)
     target_topic = models.CharField(max_length=249)
     target_partition = models.IntegerField()
@@ -37,7 +42,12 @@ class Replay(models.Model):
     error = models.TextField(blank=True)
     # Not indexed: nothing looks replays up by who asked, and a bulk republish writes each index.
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
     settled_at = models.DateTimeField(null=True, blank=True)

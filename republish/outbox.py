@@ -23,7 +23,6 @@ writes rewrite a dead letter in place (see deadletter migration 0007).
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,7 +40,7 @@ RECORD_STATUS = {Replay.State.REPUBLISHED: Status.REPUBLISHED, Replay.State.FAIL
 @dataclass(frozen=True)
 class ClaimRow:
     record_id: int
-    replay_id: uuid.UUID
+    replay_id: str  # a UUID as text
     target_topic: str
     target_partition: int
     start_offset: int
@@ -61,7 +60,7 @@ class ReplayDefaults:
 
 @dataclass(frozen=True)
 class SettleRow:
-    replay_id: uuid.UUID
+    replay_id: str  # a UUID as text
     record_id: int
     state: str
     offset: int | None

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import os
 import time
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -205,7 +204,7 @@ class Targets:
 class Claim:
     """One record claimed for publishing: its Replay row, as the hot path keeps it."""
 
-    replay_id: uuid.UUID
+    replay_id: str  # a UUID as text
     source: Source
     target_topic: str
     target_partition: int
@@ -342,12 +341,16 @@ def claim(sources: list[Source], planned, start_offsets, *, user, edit, job) -> 
     return [c for c in candidates if c.source.pk in claimed]
 
 
-def new_replay_ids(count: int) -> list[uuid.UUID]:
-    """Random (version 4) UUIDs, as uuid.uuid4() makes them, from one read of the system's
-    random source: uuid4() reads it once per id, a system call each, which was a fifth of
-    a bulk job's thread."""
-    randomness = os.urandom(16 * count)
-    return [uuid.UUID(bytes=randomness[start : start + 16], version=4) for start in range(0, 16 * count, 16)]
+def new_replay_ids(count: int) -> list[str]:
+    """Random (version 4) UUIDs as text, as str(uuid.uuid4()) makes them, from one read of
+    the system's random source: uuid4() reads it once per id (a system call each) and
+    builds a UUID object each, together a third of a bulk job's thread."""
+    digits = os.urandom(16 * count).hex()
+    variant = "89ab89ab89ab89ab"  # the top two bits of the 17th digit are 10: RFC 4122
+    return [
+        f"{d[0:8]}-{d[8:12]}-4{d[13:16]}-{variant[int(d[16], 16)]}{d[17:20]}-{d[20:32]}"
+        for d in (digits[start : start + 32] for start in range(0, 32 * count, 32))
+    ]
 
 
 def outgoing_records(claims: Iterable[Claim], edit: Edit | None, replayed_by: str):
@@ -388,6 +391,6 @@ def settle(sent: list[Claim], deliveries, refused: list[Claim], short: dict, out
         outcome.failed += 1
     everything = sent + refused
     outcome.errors += list(dict.fromkeys(c.error for c in everything if c.error))[:10]
-    outcome.replay_ids += [str(c.replay_id) for c in everything]
+    outcome.replay_ids += [c.replay_id for c in everything]
     with transaction.atomic():
         outbox.settle([outbox.SettleRow(c.replay_id, c.source.pk, c.state, c.offset, c.error) for c in everything], now)
