@@ -104,12 +104,9 @@ class DeadLetterRecord(models.Model):
             models.UniqueConstraint(fields=["dlq_topic", "partition", "offset"], name="deadletter_unique_position"),
         ]
         # Only filters and the default ordering get an index: each one costs every drained row.
-        # Status has none on purpose: republishing rewrites each row twice (publishing, then
-        # republished), and with no index on the column and room on the page (fillfactor 50,
-        # migration 0007) PostgreSQL does that in place, a fifth of the cost of a rewrite that
-        # adds an entry to every index. The status filter reads the time index instead.
         indexes = [
             models.Index(fields=["-timestamp", "-id"], name="deadletter_by_time"),
+            _by_time("deadletter_status_time", "status"),
             _by_time("deadletter_origtopic_time", "original_topic"),
             _by_time("deadletter_convention_time", "convention"),
             _by_time("deadletter_errtype_time", "error_type"),

@@ -15,10 +15,12 @@ statement time is most of a bulk republish's database cost. Elsewhere
 (SQLite, the embedded default) the portable helpers of sql.py do the same in
 two statements.
 
-Chunk statements look rows up by key (sql.plan_as_key_lookups): with stale
-statistics PostgreSQL hash-joined the whole table for each chunk. The status
-guard is checked on each row found. The status column has no index, so both
-writes rewrite a dead letter in place (see deadletter migration 0007).
+The status guards are written `d.status || '' = ...` so that PostgreSQL cannot
+answer them from the status index. Its entries for rows that were publishing
+stay until VACUUM, and the planner, whose statistics say almost no row is
+publishing, scanned all of them for each chunk: the 100,000-record benchmark
+took 70 s instead of 10. Rows are found by primary key; the guard is checked
+on each row found.
 """
 
 from __future__ import annotations
@@ -138,7 +140,7 @@ def _claim_postgresql(rows: list[ClaimRow], defaults: ReplayDefaults) -> set[int
         ), claimed AS (
             UPDATE {records} AS d SET status = %s, replay_id = wanted.replay_id
             FROM wanted
-            WHERE d.id = wanted.record_id AND d.status = ANY(%s::varchar[])
+            WHERE d.id = wanted.record_id AND d.status || '' = ANY(%s::varchar[])
             RETURNING wanted.*
         )
         INSERT INTO {replays} ({columns})
@@ -214,7 +216,7 @@ def _settle_postgresql(rows: list[SettleRow], settled_at: datetime) -> None:
         SET status = CASE settled.state WHEN %s THEN %s ELSE %s END
         FROM settled
         WHERE d.id = settled.record_id AND d.replay_id = settled.replay_id
-          AND d.status = %s AND settled.state <> %s
+          AND d.status || '' = %s AND settled.state <> %s
     """
     publishing = Replay.State.PUBLISHING.value
     params = [
