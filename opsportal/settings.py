@@ -116,6 +116,15 @@ if REPUBLISH_RECONCILE_MIN_AGE < REPUBLISH_DELIVERY_TIMEOUT + 10:
         f"REPUBLISH_DELIVERY_TIMEOUT + 10 s ({REPUBLISH_DELIVERY_TIMEOUT + 10:g})"
     )
 
+# A running job that settles nothing for this long lost its worker (killed outright, machine gone):
+# it may be stopped, and its rest run. A live job settles a chunk at least every delivery timeout.
+REPUBLISH_JOB_ABANDONED_AFTER = _read("REPUBLISH_JOB_ABANDONED_AFTER", float, 300.0)
+if REPUBLISH_JOB_ABANDONED_AFTER < 2 * REPUBLISH_DELIVERY_TIMEOUT + 60:
+    raise ImproperlyConfigured(
+        f"REPUBLISH_JOB_ABANDONED_AFTER={REPUBLISH_JOB_ABANDONED_AFTER:g} must be at least "
+        f"2 × REPUBLISH_DELIVERY_TIMEOUT + 60 s ({2 * REPUBLISH_DELIVERY_TIMEOUT + 60:g})"
+    )
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

@@ -52,6 +52,7 @@ class ReplayJobAdmin(ReadOnlyAdmin):
         "approved_by",
         "created_at",
         "started_at",
+        "progress_at",
         "finished_at",
         "edit_diff",
     )
@@ -61,7 +62,10 @@ class ReplayJobAdmin(ReadOnlyAdmin):
     @admin.display(description="Progress")
     def progress(self, job: ReplayJob) -> str:
         settled = job.done + job.failed + job.skipped
-        return f"{settled}/{job.total} ({100 * settled // job.total if job.total else 100}%)"
+        shown = f"{settled}/{job.total} ({100 * settled // job.total if job.total else 100}%)"
+        if job.seems_abandoned():
+            shown += f"; nothing settled since {job.progress_at:%Y-%m-%d %H:%M} UTC: worker lost? Run the rest"
+        return shown
 
     @admin.display(description="Edit")
     def edit_diff(self, job: ReplayJob) -> str:
@@ -98,7 +102,8 @@ class ReplayJobAdmin(ReadOnlyAdmin):
         return request.user.has_perm(PERMISSIONS["bulk_republish"])
 
     @admin.action(
-        description="Run the rest of selected stopped jobs (rows still republishable)", permissions=["bulk_republish"]
+        description="Run the rest of selected stopped or abandoned jobs (rows still republishable)",
+        permissions=["bulk_republish"],
     )
     def run_the_rest(self, request: HttpRequest, queryset) -> None:
         for job in queryset:

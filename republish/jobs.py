@@ -133,6 +133,11 @@ def rest_of(job: ReplayJob, *, user) -> ReplayJob:
     settles them), nor rows republished or discarded since. Four-eyes applies as
     to any new job.
     """
+    if job.state == ReplayJob.State.RUNNING and not stop_if_abandoned(job):
+        raise RepublishRefused(
+            f"job {job.pk} is running (last progress {job.progress_at:%Y-%m-%d %H:%M:%S} UTC): only a stopped job "
+            f"has a rest; one that settles nothing for {settings.REPUBLISH_JOB_ABANDONED_AFTER:g} s counts as stopped"
+        )
     if job.state != ReplayJob.State.STOPPED:
         raise RepublishRefused(f"job {job.pk} is {job.get_state_display().lower()}: only a stopped job has a rest")
     still = set()
@@ -162,6 +167,22 @@ def rest_of(job: ReplayJob, *, user) -> ReplayJob:
     )
 
 
+def stop_if_abandoned(job: ReplayJob) -> bool:
+    """Mark stopped a running job whose worker was lost (killed outright, its machine gone): it
+    would never say so itself. Only while its progress time is still the old one, so a job that
+    settled a chunk meanwhile keeps running. If it was alive after all, nothing goes out twice:
+    every claim checks each row's status."""
+    if not job.seems_abandoned():
+        return False
+    stopped = ReplayJob.objects.filter(pk=job.pk, state=ReplayJob.State.RUNNING, progress_at=job.progress_at).update(
+        state=ReplayJob.State.STOPPED,
+        finished_at=timezone.now(),
+        last_error=f"stopped: nothing settled since {job.progress_at:%Y-%m-%d %H:%M:%S} UTC; its worker was lost",
+    )
+    job.refresh_from_db()
+    return bool(stopped)
+
+
 def chunks(ids: list[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
@@ -170,8 +191,9 @@ def chunks(ids: list[int], size: int) -> Iterator[list[int]]:
 def run_job(job_id: int) -> Outcome:
     """Run a queued job once. Claiming it with a conditional update means a second
     worker (or a redelivered task) finds nothing to do instead of publishing twice."""
+    now = timezone.now()
     claimed = ReplayJob.objects.filter(pk=job_id, state=ReplayJob.State.QUEUED).update(
-        state=ReplayJob.State.RUNNING, started_at=timezone.now()
+        state=ReplayJob.State.RUNNING, started_at=now, progress_at=now
     )
     if not claimed:
         return Outcome()
@@ -184,7 +206,10 @@ def run_job(job_id: int) -> Outcome:
             state=ReplayJob.State.STOPPED, finished_at=timezone.now(), last_error=f"stopped: {exc}"
         )
         raise
-    ReplayJob.objects.filter(pk=job.pk).update(state=ReplayJob.State.FINISHED, finished_at=timezone.now())
+    # Only while running: a job stopped as abandoned (wrongly: it was alive) stays stopped.
+    ReplayJob.objects.filter(pk=job.pk, state=ReplayJob.State.RUNNING).update(
+        state=ReplayJob.State.FINISHED, finished_at=timezone.now()
+    )
     return outcome
 
 
@@ -359,4 +384,5 @@ def _finish_chunk(job: ReplayJob, in_flight: InFlight | Outcome, total: Outcome)
         failed=F("failed") + outcome.failed + outcome.uncertain,
         skipped=F("skipped") + outcome.skipped,
         last_error=outcome.errors[0] if outcome.errors else F("last_error"),
+        progress_at=timezone.now(),
     )

@@ -6,6 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Replay(models.Model):
@@ -94,6 +95,8 @@ class ReplayJob(models.Model):
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Moved on by each settled chunk: a running job whose worker was killed outright stops moving.
+    progress_at = models.DateTimeField(null=True, blank=True, help_text="When it last started or settled a chunk.")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -101,6 +104,12 @@ class ReplayJob(models.Model):
 
     def __str__(self) -> str:
         return f"republish job {self.pk} ({self.done}/{self.total} done, {self.failed} failed)"
+
+    def seems_abandoned(self) -> bool:
+        """Running, but nothing settled for REPUBLISH_JOB_ABANDONED_AFTER: its worker is gone."""
+        if self.state != self.State.RUNNING or self.progress_at is None:
+            return False
+        return (timezone.now() - self.progress_at).total_seconds() > settings.REPUBLISH_JOB_ABANDONED_AFTER
 
 
 class AuditEntry(models.Model):

@@ -31,6 +31,8 @@ def start(**env: str) -> subprocess.CompletedProcess:
         ({"DEBUG": "1", "KAFKA_SSL_CA_LOCATION": "/nonexistent/ca.pem"}, "KAFKA_SSL_CA_LOCATION="),
         ({"DEBUG": "1", "DATABASE_URL": "nosuchdb://x"}, "DATABASE_URL"),
         ({"DEBUG": "1", "KAFKA_REQUEST_TIMEOUT": "soon"}, "KAFKA_REQUEST_TIMEOUT="),
+        ({"DEBUG": "1", "REPUBLISH_RECONCILE_MIN_AGE": "5"}, "REPUBLISH_RECONCILE_MIN_AGE=5 must be at least"),
+        ({"DEBUG": "1", "REPUBLISH_JOB_ABANDONED_AFTER": "60"}, "REPUBLISH_JOB_ABANDONED_AFTER=60 must be at least"),
     ],
 )
 def test_a_bad_setting_stops_start_up_with_one_clear_line(env, named):

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -108,3 +112,13 @@ def viewer(db) -> User:
     user = User.objects.create_user("vic-viewer", password="pw-viewer-123", is_staff=True)
     user.groups.add(Group.objects.get(name="Ops viewer"))
     return user
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def manage(database: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    environment = os.environ | {"DATABASE_URL": f"sqlite:///{database}", "DEBUG": "1"} | (env or {})
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=180
+    )

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -13,9 +10,7 @@ import pytest
 
 from opsportal import kafka_client
 
-from .conftest import billing_event, billing_headers, read_partition
-
-ROOT = Path(__file__).resolve().parents[2]
+from .conftest import billing_event, billing_headers, manage, read_partition
 
 # Runs in a child process: republish every new row, dying at one chosen point.
 CRASH_SCRIPT = """
@@ -33,13 +28,6 @@ else:
 user = User.objects.create_user("crash-operator")
 publish.republish(list(DeadLetterRecord.objects.all()), user=user, producer=None)
 """
-
-
-def manage(database: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    environment = os.environ | {"DATABASE_URL": f"sqlite:///{database}", "DEBUG": "1"} | (env or {})
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=180
-    )
 
 
 @pytest.fixture

@@ -176,6 +176,34 @@ def test_an_operator_runs_the_rest_of_a_stopped_job_from_the_job_list(
     assert (rest.record_ids, rest.state, queued) == ([second.pk], ReplayJob.State.QUEUED, [rest.pk])
 
 
+def test_the_job_list_flags_a_running_job_that_settles_nothing_and_offers_its_rest(
+    dead_letters, operator, monkeypatch, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from republish import jobs, tasks
+    from republish.models import ReplayJob
+
+    monkeypatch.setattr(tasks.run_replay_job, "delay", lambda pk: None)
+    (row,) = dead_letters([(b"acc_l", billing_event("acc_l"))])
+    job = jobs.create_job([row.pk], user=operator)
+    lost_at = timezone.now() - timedelta(hours=1)
+    ReplayJob.objects.filter(pk=job.pk).update(state=ReplayJob.State.RUNNING, progress_at=lost_at)
+    client = Client()
+    client.force_login(operator)
+    changelist = reverse("admin:republish_replayjob_changelist")
+
+    assert "worker lost?" in client.get(changelist).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(changelist, {"action": "run_the_rest", "_selected_action": [job.pk]})
+
+    job.refresh_from_db()
+    assert job.state == ReplayJob.State.STOPPED and "its worker was lost" in job.last_error
+    assert ReplayJob.objects.exclude(pk=job.pk).get().record_ids == [row.pk]
+
+
 def test_a_second_operator_approves_from_the_job_list(dead_letters, operator, settings):
     from django.contrib.auth.models import Group
 
