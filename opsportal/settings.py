@@ -117,12 +117,14 @@ if REPUBLISH_RECONCILE_MIN_AGE < REPUBLISH_DELIVERY_TIMEOUT + 10:
     )
 
 # A running job that settles nothing for this long lost its worker (killed outright, machine gone):
-# it may be stopped, and its rest run. A live job settles a chunk at least every delivery timeout.
+# it may be stopped, and its rest run. A live job's slowest chunk waits for its acknowledgements
+# (up to 6 Kafka request timeouts) after reading metadata and offsets (a request timeout each).
 REPUBLISH_JOB_ABANDONED_AFTER = _read("REPUBLISH_JOB_ABANDONED_AFTER", float, 300.0)
-if REPUBLISH_JOB_ABANDONED_AFTER < 2 * REPUBLISH_DELIVERY_TIMEOUT + 60:
+_SLOWEST_LIVE_CHUNK = 8 * KAFKA_REQUEST_TIMEOUT + REPUBLISH_DELIVERY_TIMEOUT + 60
+if REPUBLISH_JOB_ABANDONED_AFTER < _SLOWEST_LIVE_CHUNK:
     raise ImproperlyConfigured(
         f"REPUBLISH_JOB_ABANDONED_AFTER={REPUBLISH_JOB_ABANDONED_AFTER:g} must be at least "
-        f"2 × REPUBLISH_DELIVERY_TIMEOUT + 60 s ({2 * REPUBLISH_DELIVERY_TIMEOUT + 60:g})"
+        f"8 × KAFKA_REQUEST_TIMEOUT + REPUBLISH_DELIVERY_TIMEOUT + 60 s ({_SLOWEST_LIVE_CHUNK:g})"
     )
 
 INSTALLED_APPS = [

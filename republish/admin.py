@@ -64,7 +64,7 @@ class ReplayJobAdmin(ReadOnlyAdmin):
         settled = job.done + job.failed + job.skipped
         shown = f"{settled}/{job.total} ({100 * settled // job.total if job.total else 100}%)"
         if job.seems_abandoned():
-            shown += f"; nothing settled since {job.progress_at:%Y-%m-%d %H:%M} UTC: worker lost? Run the rest"
+            shown += f"; nothing settled since {job.last_moved_at:%Y-%m-%d %H:%M} UTC: worker lost? Run the rest"
         return shown
 
     @admin.display(description="Edit")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import gc
 import queue
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 
 from django.conf import settings
 from django.db import connection
@@ -33,6 +35,7 @@ from .publish import (
 )
 
 CHUNK_SIZE = 5000
+COLLECT_EVERY_CHUNKS = 50
 TARGETS_MAX_AGE = 10.0  # seconds; brokers that stop or return mid-job are noticed
 
 
@@ -133,10 +136,12 @@ def rest_of(job: ReplayJob, *, user) -> ReplayJob:
     settles them), nor rows republished or discarded since. Four-eyes applies as
     to any new job.
     """
-    if job.state == ReplayJob.State.RUNNING and not stop_if_abandoned(job):
+    if job.state == ReplayJob.State.RUNNING:
+        stop_if_abandoned(job)  # reads the job again: someone else may have stopped it meanwhile
+    if job.state == ReplayJob.State.RUNNING:
         raise RepublishRefused(
-            f"job {job.pk} is running (last progress {job.progress_at:%Y-%m-%d %H:%M:%S} UTC): only a stopped job "
-            f"has a rest; one that settles nothing for {settings.REPUBLISH_JOB_ABANDONED_AFTER:g} s counts as stopped"
+            f"job {job.pk} is running: only a stopped job has a rest; one that settles nothing for "
+            f"{settings.REPUBLISH_JOB_ABANDONED_AFTER:g} s counts as stopped"
         )
     if job.state != ReplayJob.State.STOPPED:
         raise RepublishRefused(f"job {job.pk} is {job.get_state_display().lower()}: only a stopped job has a rest")
@@ -173,11 +178,12 @@ def stop_if_abandoned(job: ReplayJob) -> bool:
     settled a chunk meanwhile keeps running. If it was alive after all, nothing goes out twice:
     every claim checks each row's status."""
     if not job.seems_abandoned():
+        job.refresh_from_db()
         return False
     stopped = ReplayJob.objects.filter(pk=job.pk, state=ReplayJob.State.RUNNING, progress_at=job.progress_at).update(
         state=ReplayJob.State.STOPPED,
         finished_at=timezone.now(),
-        last_error=f"stopped: nothing settled since {job.progress_at:%Y-%m-%d %H:%M:%S} UTC; its worker was lost",
+        last_error=f"stopped: nothing settled since {job.last_moved_at:%Y-%m-%d %H:%M:%S} UTC; its worker was lost",
     )
     job.refresh_from_db()
     return bool(stopped)
@@ -200,9 +206,11 @@ def run_job(job_id: int) -> Outcome:
     job = ReplayJob.objects.select_related("requested_by").get(pk=job_id)
     try:
         outcome = _run_chunks(job)
+    except JobNoLongerRunning:
+        return Outcome()  # stopped elsewhere (as abandoned): it keeps the reason given there
     except Exception as exc:
         # Whatever stopped the job, it must not look as if it were still running.
-        ReplayJob.objects.filter(pk=job.pk).update(
+        ReplayJob.objects.filter(pk=job.pk, state=ReplayJob.State.RUNNING).update(
             state=ReplayJob.State.STOPPED, finished_at=timezone.now(), last_error=f"stopped: {exc}"
         )
         raise
@@ -221,13 +229,15 @@ def _run_chunks(job: ReplayJob) -> Outcome:
     size = min(CHUNK_SIZE, job.rate_limit or CHUNK_SIZE)
     started, sent = time.monotonic(), 0
     settler = ChunkSettler(job, total)
-    with cyclic_gc.paused():
+    with cyclic_gc.paused(), closing(loaded_ahead(chunks(job.record_ids, size))) as loaded:
         try:
-            for chunk, sources in loaded_ahead(chunks(job.record_ids, size)):
+            for number, (chunk, sources) in enumerate(loaded, start=1):
                 if targets is None or time.monotonic() - targets.read_at > TARGETS_MAX_AGE:
                     targets = _targets_or_none()
                 settler.submit(_start_chunk(job, sources, edit, producer, targets))
                 sent += len(chunk)
+                if number % COLLECT_EVERY_CHUNKS == 0:
+                    gc.collect()  # what few cycles a long job makes (an error's traceback) do not pile up
                 if job.rate_limit:
                     time.sleep(max(0.0, sent / job.rate_limit - (time.monotonic() - started)))
         finally:
@@ -257,31 +267,41 @@ def loaded_ahead(id_chunks: Iterator[list[int]]) -> Iterator[tuple[list[int], li
         return
     loaded: queue.Queue = queue.Queue(maxsize=1)
     stopping = threading.Event()
+    finished = (None, [], None)
+
+    def hand_over(item) -> bool:
+        while not stopping.is_set():
+            try:
+                loaded.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def load_each() -> None:
+        item = finished
         try:
             for chunk in id_chunks:
-                try:
-                    item = (chunk, load_sources(chunk), None)
-                except Exception as exc:
-                    item = (chunk, [], exc)
-                while not stopping.is_set():
-                    try:
-                        loaded.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stopping.is_set() or item[2] is not None:
+                if not hand_over((chunk, load_sources(chunk), None)):
                     return
+        except BaseException as exc:
+            item = (None, [], exc)  # the job stops with this error, never as if it had ended
         finally:
-            connection.close()  # this thread's own connection
-            loaded.put((None, [], None))
+            try:
+                connection.close()  # this thread's own connection
+            finally:
+                hand_over(item)
 
     loader = threading.Thread(target=load_each, name="load-chunks", daemon=True)
     loader.start()
     try:
         while True:
-            chunk, sources, error = loaded.get()
+            try:
+                chunk, sources, error = loaded.get(timeout=1.0)
+            except queue.Empty:
+                if not loader.is_alive() and loaded.empty():
+                    raise RuntimeError("the thread reading the job's rows ended without a word") from None
+                continue
             if error is not None:
                 raise error
             if chunk is None:
@@ -323,8 +343,10 @@ class ChunkSettler:
             if previous is not None:
                 _finish_chunk(self.job, previous, self.total)
             return
-        self._raise_if_failed()
+        # Queued even after a failure: the settle thread skips it (its rows stay publishing, for
+        # reconcile), unless the job was only stopped elsewhere, when what was sent is settled.
         self._queue.put(in_flight)
+        self._raise_if_failed()
 
     def close(self) -> None:
         if self._thread is None:
@@ -337,13 +359,15 @@ class ChunkSettler:
         self._raise_if_failed()
 
     def _raise_if_failed(self) -> None:
+        if isinstance(self._error, JobNoLongerRunning):
+            raise self._error
         if self._error is not None:
             raise RuntimeError(f"settling a chunk failed: {self._error}") from self._error
 
     def _settle_queued(self) -> None:
         try:
             while (in_flight := self._queue.get()) is not None:
-                if self._error is not None:
+                if self._error is not None and not isinstance(self._error, JobNoLongerRunning):
                     continue  # its rows stay publishing: reconcile settles them
                 try:
                     _finish_chunk(self.job, in_flight, self.total)
@@ -376,6 +400,10 @@ def _start_chunk(job: ReplayJob, sources: list[Source], edit: Edit | None, produ
         return Outcome(skipped=len(sources), errors=[str(exc)])
 
 
+class JobNoLongerRunning(Exception):
+    """The job was marked stopped while it ran (taken for abandoned): it claims nothing more."""
+
+
 def _finish_chunk(job: ReplayJob, in_flight: InFlight | Outcome, total: Outcome) -> None:
     outcome = in_flight if isinstance(in_flight, Outcome) else in_flight.finish()
     total.add(outcome)
@@ -386,3 +414,6 @@ def _finish_chunk(job: ReplayJob, in_flight: InFlight | Outcome, total: Outcome)
         last_error=outcome.errors[0] if outcome.errors else F("last_error"),
         progress_at=timezone.now(),
     )
+    if not ReplayJob.objects.filter(pk=job.pk, state=ReplayJob.State.RUNNING).exists():
+        # Otherwise its rest, run meanwhile, and this job would both send one account's events.
+        raise JobNoLongerRunning(f"job {job.pk} was stopped while it ran")

@@ -26,7 +26,9 @@ class Replay(models.Model):
     record = models.ForeignKey("deadletter.DeadLetterRecord", on_delete=models.PROTECT, related_name="replays")
     # Job and requester have no database constraint (Django still applies on_delete): they are
     # the same for every row of a chunk, and PostgreSQL checking them for each row at commit
-    # took a quarter of a bulk republish's database time. The record's constraint stays.
+    # took a quarter of a bulk republish's database time. The record's constraint stays. A user
+    # or job deleted while a job runs can leave ids pointing nowhere in its later replays; the
+    # admin shows those as empty, and the audit entries keep who asked.
     job = models.ForeignKey(
         "ReplayJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays", db_constraint=False
     )
@@ -105,11 +107,18 @@ class ReplayJob(models.Model):
     def __str__(self) -> str:
         return f"republish job {self.pk} ({self.done}/{self.total} done, {self.failed} failed)"
 
+    @property
+    def last_moved_at(self):
+        """When it last started or settled a chunk (jobs running before progress_at existed: started)."""
+        return self.progress_at or self.started_at
+
     def seems_abandoned(self) -> bool:
-        """Running, but nothing settled for REPUBLISH_JOB_ABANDONED_AFTER: its worker is gone."""
-        if self.state != self.State.RUNNING or self.progress_at is None:
+        """Running, but nothing settled for REPUBLISH_JOB_ABANDONED_AFTER: its worker is gone.
+        The worker's clock wrote the time and this one reads it: the limit is minutes, far above
+        the skew between NTP-synchronised machines."""
+        if self.state != self.State.RUNNING or self.last_moved_at is None:
             return False
-        return (timezone.now() - self.progress_at).total_seconds() > settings.REPUBLISH_JOB_ABANDONED_AFTER
+        return (timezone.now() - self.last_moved_at).total_seconds() > settings.REPUBLISH_JOB_ABANDONED_AFTER
 
 
 class AuditEntry(models.Model):

@@ -304,7 +304,9 @@ def start_republish(
             producer or republish_producer(), outgoing_records(in_flight.sent, edit, replayed_by)
         )
     except kafka_client.KafkaClientError as exc:
-        in_flight.error = exc
+        # Without its traceback: that holds this frame, which holds in_flight (a cycle, and a
+        # bulk job runs with the cycle collector paused).
+        in_flight.error = exc.with_traceback(None)
     return in_flight
 
 

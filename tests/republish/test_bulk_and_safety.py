@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
 from django.db import OperationalError, connection
+from django.utils import timezone
 
 from deadletter.models import DeadLetterRecord, Status
 from opsportal import kafka_client
@@ -160,6 +162,64 @@ def test_a_chunk_that_cannot_be_read_stops_the_job_before_anything_of_it_is_clai
     statuses = Counter(DeadLetterRecord.objects.filter(pk__in=ids).values_list("status", flat=True))
     assert statuses == {Status.REPUBLISHED: 100, Status.NEW: 200}
     assert len(read_partition(cluster, target, 0)) == 100
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_stopped_elsewhere_while_it_runs_claims_nothing_more_and_settles_what_it_sent(
+    make_topic, cluster, operator, monkeypatch
+):
+    target = make_topic(partitions=1, prefix="test.bulk-stopped")
+    wait_for_metadata(cluster, target)
+    ids = stored_rows(800, original_topic="billing.nowhere")
+    monkeypatch.setattr(jobs, "CHUNK_SIZE", 100)
+    job = jobs.create_job(ids, user=operator, target_topic=target)
+    finish_chunk = jobs._finish_chunk
+
+    def stopped_as_abandoned_after_the_first(*args):
+        if not ReplayJob.objects.filter(pk=job.pk, state=ReplayJob.State.STOPPED).exists():
+            ReplayJob.objects.filter(pk=job.pk).update(state=ReplayJob.State.STOPPED, last_error="taken for lost")
+        return finish_chunk(*args)
+
+    monkeypatch.setattr(jobs, "_finish_chunk", stopped_as_abandoned_after_the_first)
+
+    jobs.run_job(job.pk)
+
+    job.refresh_from_db()
+    assert (job.state, job.last_error) == (ReplayJob.State.STOPPED, "taken for lost")
+    statuses = Counter(DeadLetterRecord.objects.filter(pk__in=ids).values_list("status", flat=True))
+    # What it had sent is settled; it claimed nothing after it saw the stop.
+    assert set(statuses) == {Status.REPUBLISHED, Status.NEW} and statuses[Status.NEW] >= 400
+    origins = Counter(dict(record.headers)["x-replayed-from"] for record in read_partition(cluster, target, 0))
+    assert len(origins) == statuses[Status.REPUBLISHED] and set(origins.values()) == {1}
+
+
+def test_a_running_job_from_before_progress_times_counts_from_its_start(operator):
+    ids = stored_rows(3, original_topic="billing.nowhere")
+    job = jobs.create_job(ids, user=operator)
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    ReplayJob.objects.filter(pk=job.pk).update(state=ReplayJob.State.RUNNING, started_at=an_hour_ago)
+    job.refresh_from_db()
+    assert job.progress_at is None and job.seems_abandoned()
+
+    rest = jobs.rest_of(job, user=operator)
+
+    assert rest.record_ids == ids and job.state == ReplayJob.State.STOPPED
+
+
+def test_a_job_that_moved_on_since_it_was_read_is_not_stopped(operator):
+    ids = stored_rows(3, original_topic="billing.nowhere")
+    job = jobs.create_job(ids, user=operator)
+    ReplayJob.objects.filter(pk=job.pk).update(
+        state=ReplayJob.State.RUNNING, progress_at=timezone.now() - timedelta(hours=1)
+    )
+    job.refresh_from_db()  # read as abandoned ...
+    ReplayJob.objects.filter(pk=job.pk).update(progress_at=timezone.now())  # ... then it settled a chunk
+
+    with pytest.raises(RepublishRefused, match="is running"):
+        jobs.rest_of(job, user=operator)
+
+    job.refresh_from_db()
+    assert job.state == ReplayJob.State.RUNNING and ReplayJob.objects.count() == 1
 
 
 def test_a_job_runs_once_even_if_its_task_is_delivered_twice(make_topic, cluster, operator):
