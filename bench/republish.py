@@ -104,8 +104,11 @@ def raw_produce(topic: str, count: int) -> float:
 
 
 class MachineLoad:
-    """How busy all CPUs were between start and stop (Linux /proc/stat): the brokers,
-    PostgreSQL and this process share the machine, so a rate is only half the story."""
+    """How busy all CPUs were between start and stop (Linux /proc/stat), and how many CPU seconds
+    the brokers (java), PostgreSQL (if local; its exited backends count through the postmaster)
+    and this process used: they share the machine, so a rate is only half the story."""
+
+    CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
     @staticmethod
     def _ticks() -> tuple[int, int]:
@@ -113,13 +116,37 @@ class MachineLoad:
             fields = [int(value) for value in stat.readline().split()[1:]]
         return sum(fields), fields[3] + fields[4]  # all, idle + iowait
 
+    @classmethod
+    def _cpu_seconds(cls) -> dict[tuple[str, int], float]:
+        """CPU seconds of each process (and its reaped children) that is java, postgres or this one."""
+        seconds = {}
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                name = Path(f"/proc/{pid}/comm").read_text().strip()
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile
+            group = "this process" if int(pid) == os.getpid() else {"java": "brokers"}.get(name, name)
+            if group in ("brokers", "postgres", "this process"):
+                seconds[group, int(pid)] = sum(int(value) for value in fields[11:15]) / cls.CLOCK_TICKS
+        return seconds
+
     def __enter__(self):
         self.total, self.idle = self._ticks()
+        self.started = self._cpu_seconds()
         return self
 
     def __exit__(self, *exc) -> None:
         total, idle = self._ticks()
         self.busy = 1 - (idle - self.idle) / max(1, total - self.total)
+        self.by_group: dict[str, float] = {}
+        for (group, pid), seconds in self._cpu_seconds().items():
+            used = seconds - self.started.get((group, pid), 0.0)
+            self.by_group[group] = self.by_group.get(group, 0.0) + used
+
+    def summary(self, records: int) -> str:
+        used = sorted(self.by_group.items())
+        return ", ".join(f"{group} {seconds / records * 1e6:.0f} µs" for group, seconds in used)
 
 
 def main() -> None:
@@ -156,6 +183,8 @@ def main() -> None:
             f"republish job incl. row updates:  {republish_rate:>10,.0f} records/s ({republish_seconds:.2f} s, "
             f"CPUs {republish_load.busy:.0%} busy)"
         )
+        print(f"CPU per record, raw: {raw_load.summary(count)}")
+        print(f"CPU per record, republish: {republish_load.summary(count)}")
         print(f"ratio republish / raw: {ratio:.2f} (target >= 0.5: {'met' if ratio >= 0.5 else 'NOT met'})")
         print(f"republish rate target >= 20,000 records/s: {'met' if republish_rate >= 20_000 else 'NOT met'}")
     finally:
