@@ -177,8 +177,8 @@ def stop_if_abandoned(job: ReplayJob) -> bool:
     would never say so itself. Only while its progress time is still the old one, so a job that
     settled a chunk meanwhile keeps running. If it was alive after all, nothing goes out twice:
     every claim checks each row's status."""
+    job.refresh_from_db()  # decided on what the database says now, not on what a page showed
     if not job.seems_abandoned():
-        job.refresh_from_db()
         return False
     stopped = ReplayJob.objects.filter(pk=job.pk, state=ReplayJob.State.RUNNING, progress_at=job.progress_at).update(
         state=ReplayJob.State.STOPPED,

@@ -117,8 +117,10 @@ def viewer(db) -> User:
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def manage(database: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    environment = os.environ | {"DATABASE_URL": f"sqlite:///{database}", "DEBUG": "1"} | (env or {})
+def manage(database: Path | str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run a manage.py command in a child process on a SQLite file (a Path) or a database URL."""
+    url = database if isinstance(database, str) else f"sqlite:///{database}"
+    environment = os.environ | {"DATABASE_URL": url, "DEBUG": "1"} | (env or {})
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=180
     )
