@@ -20,6 +20,8 @@ def wait_for(condition, timeout: float = 10.0):
 
 
 def read_back(name: str, cluster) -> tuple[int, int, dict]:
+    # A new topic reaches each broker's metadata a moment apart: wait until several reads in a row see it.
+    wait_for(lambda: all(name in kafka_client.list_topics(cluster) for _ in range(6)))
     topic = kafka_client.list_topics(cluster)[name]
     configs = kafka_client.describe_topic_configs([name], cluster)[name]
     return len(topic.partitions), topic.replication_factor, {k: v for k, (v, _source) in configs.items()}
