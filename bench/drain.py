@@ -155,7 +155,7 @@ def list_page_ms(runs: int = 15) -> dict[str, float]:
     client.force_login(user)
     url = reverse("admin:deadletter_deadletterrecord_changelist")
     timings = {}
-    for label, query in (("unfiltered", {}), ("status=new", {"status__exact": "new"}), ("page 50", {"p": "50"})):
+    for label, query in (("unfiltered", {}), ("status=new", {"status": "new"}), ("page 50", {"p": "50"})):
         samples_ms = []
         for _ in range(runs):
             started = time.perf_counter()

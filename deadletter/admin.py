@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import Count, Max, Min, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -24,7 +25,7 @@ from django.utils.http import urlencode
 from django.utils.timesince import timesince
 
 from deadletter import decoders
-from deadletter.models import TRIAGE_STATUSES, DeadLetterRecord, Status
+from deadletter.models import TRIAGE_STATUSES, DeadLetterRecord, Review, Status
 from republish.actions import RepublishAdminMixin
 
 # Below this the exact COUNT(*) is cheap, and an estimate would look wrong on a small table.
@@ -109,6 +110,36 @@ def values_filter(field: str, title: str) -> type[admin.SimpleListFilter]:
     return ValuesFilter
 
 
+class StatusFilter(admin.SimpleListFilter):
+    """By the record's Review status (its own table: see Review), through that table's index."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return Status.choices
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset if value is None else queryset.filter(review__status=value)
+
+
+class ReviewForm(forms.ModelForm):
+    """The record page's form: the triage status is the Review's, edited here beside the
+    assignee and the notes (save_model writes each where it lives)."""
+
+    status = forms.ChoiceField(choices=[(s.value, s.label) for s in TRIAGE_STATUSES])
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None and "status" in self.fields:
+            self.initial.setdefault("status", self.instance.status)
+
+    class Meta:
+        model = DeadLetterRecord
+        fields = ("assignee", "notes")
+
+
 class RangeDatesQuerySet(QuerySet):
     """The date hierarchy asks for DISTINCT truncated dates, a scan of every row. Here the
     periods come from MIN/MAX (two index probes): a period may list with no record in it."""
@@ -176,7 +207,7 @@ def show_bytes(data: bytes | memoryview | None) -> str:
 KAFKA_FIELDS = [
     field.name
     for field in DeadLetterRecord._meta.fields
-    if field.name not in ("id", "status", "assignee", "notes", "key", "value", "headers", "stack_trace")
+    if field.name not in ("id", "assignee", "notes", "key", "value", "headers", "stack_trace")
 ]
 HEAVY_FIELDS = ("key", "value", "headers", "stack_trace", "error_message", "decode_error")
 
@@ -197,20 +228,21 @@ class DeadLetterRecordAdmin(RepublishAdminMixin, admin.ModelAdmin):
         "failed_again",
     )
     list_filter = (
-        "status",
+        StatusFilter,
         "failed_again",
         values_filter("original_topic", "original topic"),
         "convention",
         values_filter("error_type", "error type"),
     )
-    list_select_related = ("assignee",)
+    list_select_related = ("assignee", "review")
+    form = ReviewForm
     search_fields = ("=key_text", "=event_id", "=account_id", "error_message")
     date_hierarchy = "timestamp"
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     list_per_page = 100
     change_list_template = "admin/deadletter/deadletterrecord/change_list.html"
-    readonly_fields = (*KAFKA_FIELDS, "key_shown", "value_shown", "headers_table", "stack_trace_folded")
+    readonly_fields = (*KAFKA_FIELDS, "key_shown", "value_shown", "headers_table", "stack_trace_folded", "replay_id")
     fieldsets = (
         ("Review", {"fields": ("status", "assignee", "notes")}),
         (
@@ -280,20 +312,21 @@ class DeadLetterRecordAdmin(RepublishAdminMixin, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: DeadLetterRecord, form, change: bool) -> None:
         """Save only the triage fields, and only while the row is still in triage.
 
-        A full save would write back the status and replay id read when the form
-        was loaded, undoing a republish claimed in the meantime.
+        A full save would write back what was read when the form was loaded, and a
+        status written over a republish claimed in the meantime would undo it.
         """
-        triage = {name: getattr(obj, name) for name in form.changed_data if name in ("status", "assignee", "notes")}
-        if not triage:
+        triage = ("status", "assignee", "notes")
+        changed = {name: form.cleaned_data[name] for name in form.changed_data if name in triage}
+        if not changed:
             return
-        updated = DeadLetterRecord.objects.filter(pk=obj.pk, status__in=TRIAGE_STATUSES).update(
-            **{
-                ("assignee_id" if k == "assignee" else k): (v.pk if k == "assignee" and v else v)
-                for k, v in triage.items()
-            }
-        )
-        if not updated:
-            raise PermissionDenied("this dead letter is being republished or was acted on; reload it")
+        with transaction.atomic():
+            review = Review.objects.select_for_update().filter(pk=obj.pk, status__in=TRIAGE_STATUSES).first()
+            if review is None:
+                raise PermissionDenied("this dead letter is being republished or was acted on; reload it")
+            if "status" in changed:
+                Review.objects.filter(pk=obj.pk).update(status=changed.pop("status"))
+            if changed:
+                DeadLetterRecord.objects.filter(pk=obj.pk).update(**changed)
 
     def get_readonly_fields(self, request: HttpRequest, obj: DeadLetterRecord | None = None):
         fields = tuple(self.readonly_fields)
@@ -301,16 +334,19 @@ class DeadLetterRecordAdmin(RepublishAdminMixin, admin.ModelAdmin):
             fields += ("status",)  # republish and discard own these states, not triage
         return fields
 
-    def formfield_for_choice_field(self, db_field, request, **kwargs):
-        if db_field.name == "status":
-            kwargs["choices"] = [(s.value, s.label) for s in TRIAGE_STATUSES]
-        return super().formfield_for_choice_field(db_field, request, **kwargs)
-
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
         # The summary page links to the list filtered by fingerprint.
         return lookup == "fingerprint" or super().lookup_allowed(lookup, value, request)
 
     # --- list columns ---
+
+    @admin.display(description="status", ordering="review__status")
+    def status(self, obj: DeadLetterRecord) -> str:
+        return obj.review.get_status_display()
+
+    @admin.display(description="replay id")
+    def replay_id(self, obj: DeadLetterRecord) -> str:
+        return str(obj.review.replay_id or "-")
 
     @admin.display(description="age", ordering="timestamp")
     def age(self, obj: DeadLetterRecord) -> str:
@@ -369,7 +405,7 @@ class DeadLetterRecordAdmin(RepublishAdminMixin, admin.ModelAdmin):
 
         by_fingerprint = records.values("fingerprint", "error_type", "fingerprint_text").annotate(n=Count("id"))
         by_topic = records.values("original_topic").annotate(n=Count("id")).order_by("-n")
-        by_status = records.values("status").annotate(n=Count("id")).order_by("-n")
+        by_status = Review.objects.order_by().values("status").annotate(n=Count("pk")).order_by("-n")
         labels = dict(Status.choices)
         context = {
             **self.admin_site.each_context(request),
@@ -380,7 +416,7 @@ class DeadLetterRecordAdmin(RepublishAdminMixin, admin.ModelAdmin):
             ],
             "topics": [{**row, "link": link(original_topic=row["original_topic"])} for row in by_topic[:100]],
             "statuses": [
-                {**row, "label": labels.get(row["status"], row["status"]), "link": link(status__exact=row["status"])}
+                {**row, "label": labels.get(row["status"], row["status"]), "link": link(status=row["status"])}
                 for row in by_status
             ],
             "changelist": changelist,

@@ -33,7 +33,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from deadletter import decoders
-from deadletter.models import DeadLetterRecord, Status
+from deadletter.models import DeadLetterRecord, Review, Status
 from opsportal import kafka_client
 from topics.spec import DEAD_LETTER_TOPIC
 
@@ -108,13 +108,11 @@ COLUMNS = (
     *("headers", "convention", "original_topic", "original_partition", "original_offset", "original_timestamp_ms"),
     *("consumer_group", "error_type", "error_message", "stack_trace", "retry_count", "failed_at", "decode_error"),
     *("fingerprint", "fingerprint_text", "event_id", "event_type", "account_id", "correlation_id", "saga_id"),
-    *("amount", "currency", "status", "assignee_id", "notes", "drained_at", "replay_id", "returned_replay_id"),
-    "failed_again",
+    *("amount", "currency", "assignee_id", "notes", "drained_at", "returned_replay_id", "failed_again"),
 )
 _MODEL_COLUMNS = tuple(field.attname for field in DeadLetterRecord._meta.concrete_fields if field.name != "id")
 if COLUMNS != _MODEL_COLUMNS:  # a model change must change _row too: fail at import, not with shifted data
     raise RuntimeError(f"deadletter.drain.COLUMNS is out of date with the model: {_MODEL_COLUMNS}")
-_NEW = Status.NEW.value
 
 
 def _row(topic, partition, offset, timestamp_ms, key, value, headers, drained_at: datetime) -> tuple:
@@ -137,7 +135,7 @@ def _row(topic, partition, offset, timestamp_ms, key, value, headers, drained_at
         *(decoded.error_message, decoded.stack_trace, decoded.retry_count, decoded.failed_at),
         *("\n".join(decoded.errors), digest, masked, business.event_id, business.event_type, business.account_id),
         *(business.correlation_id, business.saga_id, business.amount, business.currency),
-        *(_NEW, None, "", drained_at, None, decoded.replay_id, False),
+        *(None, "", drained_at, decoded.replay_id, False),
     )
 
 
@@ -246,7 +244,8 @@ def _as_is(text: str) -> str:
 
 
 def _copy_insert(connection, rows: list[tuple]) -> int:
-    """COPY into a temporary table, then one INSERT ... ON CONFLICT DO NOTHING.
+    """COPY into a temporary table, then one INSERT ... ON CONFLICT DO NOTHING (with a Review
+    for each new row).
 
     COPY cannot skip duplicates; the INSERT from the temporary table can, and its row count
     is the number of new rows. About twice the cost of a COPY into the table.
@@ -259,14 +258,35 @@ def _copy_insert(connection, rows: list[tuple]) -> int:
         )
         copy_rows(connection, "deadletter_incoming", rows)
         cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM deadletter_incoming "
-            'ON CONFLICT (dlq_topic, partition, "offset") DO NOTHING'
+            f"WITH new AS (INSERT INTO {table} ({columns}) SELECT {columns} FROM deadletter_incoming "
+            'ON CONFLICT (dlq_topic, partition, "offset") DO NOTHING RETURNING id, timestamp) '
+            f"{_INSERT_REVIEWS} SELECT id, %s, timestamp FROM new",
+            [Status.NEW.value],
         )
         return cursor.rowcount
 
 
+def _insert_reviews(connection, spans: dict[kafka_client.Position, Span]) -> None:
+    """A Review (status new) for each record stored in these spans that has none: the rows a
+    straight COPY just wrote (found by their unique position)."""
+    table = connection.ops.quote_name(DeadLetterRecord._meta.db_table)
+    where, params = [], [Status.NEW.value]
+    for (topic, partition), (low, high) in spans.items():
+        where.append('(dlq_topic = %s AND partition = %s AND "offset" BETWEEN %s AND %s)')
+        params += [topic, partition, low, high]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"{_INSERT_REVIEWS} SELECT id, %s, timestamp FROM {table} WHERE {' OR '.join(where)} "
+            "ON CONFLICT (record_id) DO NOTHING",
+            params,
+        )
+
+
+_INSERT_REVIEWS = f"INSERT INTO {Review._meta.db_table} (record_id, status, timestamp)"
+
+
 def insert_rows(rows: list[tuple], straight: bool = False) -> int:
-    """The one place rows are written; returns the number of new rows.
+    """The one place rows are written, each with its Review; returns the number of new rows.
 
     straight: COPY into the table itself, which raises IntegrityError if any position is
     already stored (the transaction is then lost); otherwise insert-or-ignore on the unique
@@ -277,10 +297,11 @@ def insert_rows(rows: list[tuple], straight: bool = False) -> int:
         if not straight:
             return _copy_insert(connection, rows)
         copy_rows(connection, connection.ops.quote_name(DeadLetterRecord._meta.db_table), rows)
+        _insert_reviews(connection, _spans(rows))
         return len(rows)
     already = DeadLetterRecord.objects.filter(_stored(_spans(rows))).count()
     instances = [as_instance(row) for row in rows]
-    DeadLetterRecord.objects.bulk_create(instances, batch_size=500, ignore_conflicts=True)
+    DeadLetterRecord.objects.bulk_create(instances, batch_size=500, ignore_conflicts=True)  # with their Reviews
     return len(rows) - already
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 
 from deadletter import decoders
@@ -39,6 +40,28 @@ TRIAGE_STATUSES = (Status.NEW, Status.IN_REVIEW)
 def _by_time(name: str, *fields: str) -> models.Index:
     """Filter column first, then the default ordering: one index serves the filter and the sort."""
     return models.Index(fields=[*fields, "-timestamp", "-id"], name=name)
+
+
+class DeadLetterRecordQuerySet(models.QuerySet):
+    def bulk_create(self, objs, *args, **kwargs):
+        """Each new record with its Review (status new), as the drain writes them."""
+        with transaction.atomic(using=self.db):
+            created = super().bulk_create(objs, *args, **kwargs)
+            Review.create_missing(self.filter(pk__in=[obj.pk for obj in created if obj.pk is not None]))
+            if kwargs.get("ignore_conflicts"):  # no primary keys read back: find the rows by position
+                for positions in _positions(created):
+                    Review.create_missing(self.filter(positions))
+        return created
+
+
+def _positions(records) -> Iterator[Q]:
+    """The records' positions, a partition and at most 500 offsets at a time (SQLite's limits)."""
+    offsets: dict[tuple[str, int], list[int]] = {}
+    for record in records:
+        offsets.setdefault((record.dlq_topic, record.partition), []).append(record.offset)
+    for (topic, partition), numbers in offsets.items():
+        for start in range(0, len(numbers), 500):
+            yield Q(dlq_topic=topic, partition=partition, offset__in=numbers[start : start + 500])
 
 
 class DeadLetterRecord(models.Model):
@@ -81,8 +104,7 @@ class DeadLetterRecord(models.Model):
     amount = models.CharField(max_length=64, blank=True, help_text="As written in the event, never rounded.")
     currency = models.CharField(max_length=16, blank=True)
 
-    # Review.
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    # Review. The status is in Review, a narrow table of its own (see there).
     # Indexed in Meta only where set: a partial index costs a drained row (always unassigned) nothing.
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
@@ -90,13 +112,12 @@ class DeadLetterRecord(models.Model):
     notes = models.TextField(blank=True)
     drained_at = models.DateTimeField(auto_now_add=True)
 
-    # Republish bookkeeping. replay_id is the id this row was republished with; a record
-    # that failed again comes back carrying it in x-replay-id (returned_replay_id).
-    # Not indexed: a returned replay is found through the Replay table, and every index
-    # here is one more write for each row a bulk republish claims and settles.
-    replay_id = models.UUIDField(null=True, blank=True)
+    # A record that failed again after a republish comes back carrying its replay id in
+    # x-replay-id (returned_replay_id); the replay it was republished with is on its Review.
     returned_replay_id = models.UUIDField(null=True, blank=True)
     failed_again = models.BooleanField(default=False, help_text="Republished, then dead-lettered again.")
+
+    objects = DeadLetterRecordQuerySet.as_manager()
 
     class Meta:
         ordering = ["-timestamp", "-id"]
@@ -106,7 +127,6 @@ class DeadLetterRecord(models.Model):
         # Only filters and the default ordering get an index: each one costs every drained row.
         indexes = [
             models.Index(fields=["-timestamp", "-id"], name="deadletter_by_time"),
-            _by_time("deadletter_status_time", "status"),
             _by_time("deadletter_origtopic_time", "original_topic"),
             _by_time("deadletter_convention_time", "convention"),
             _by_time("deadletter_errtype_time", "error_type"),
@@ -121,5 +141,50 @@ class DeadLetterRecord(models.Model):
     def __str__(self) -> str:
         return f"{self.dlq_topic}[{self.partition}]@{self.offset}"
 
+    def save(self, *args, **kwargs) -> None:
+        """A new record is saved with its Review (status new)."""
+        adding = self._state.adding
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if adding:
+                Review.objects.create(record=self, timestamp=self.timestamp)
+
     def raw_headers(self) -> list[tuple[str, bytes | None]]:
         return [(name, None if value is None else base64.b64decode(value)) for name, value in self.headers]
+
+    @property
+    def status(self) -> str:
+        return self.review.status
+
+    def get_status_display(self) -> str:
+        return self.review.get_status_display()
+
+
+class Review(models.Model):
+    """What a review and a republish change on a dead letter: its status and replay id.
+
+    A table of its own, one narrow row per record, so that moving a record through
+    new -> publishing -> republished never rewrites the wide record. Every filter has
+    an index on the record (issue 4), so a status write there added an entry to each of
+    its eight indexes: a bulk republish writes the status twice per record, and that was
+    most of its database time. Here a status write touches two small indexes.
+    """
+
+    record = models.OneToOneField(DeadLetterRecord, primary_key=True, on_delete=models.CASCADE, related_name="review")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    # The id this record was last republished with (a record that failed again comes back carrying it).
+    replay_id = models.UUIDField(null=True, blank=True)
+    # The record's own timestamp, never changed: the status filter's index is in the list's order.
+    timestamp = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "-timestamp", "-record"], name="deadletter_review_status_time")]
+
+    def __str__(self) -> str:
+        return f"{self.record_id}: {self.get_status_display()}"
+
+    @classmethod
+    def create_missing(cls, records: models.QuerySet) -> None:
+        """A Review (status new) for each of these records that has none."""
+        missing = records.filter(review__isnull=True).order_by().values_list("pk", "timestamp")
+        cls.objects.bulk_create([cls(record_id=pk, timestamp=timestamp) for pk, timestamp in missing])

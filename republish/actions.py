@@ -283,7 +283,7 @@ class RepublishAdminMixin(ForbiddenActionMixin):
             per_topic=sorted(per_topic.items()),
             checked=len(sample),
             flagged=flagged,
-            not_republishable=queryset.exclude(status__in=REPUBLISHABLE).count(),
+            not_republishable=queryset.exclude(review__status__in=REPUBLISHABLE).count(),
             selected=request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
             select_across=request.POST.get("select_across", "0"),
             four_eyes=jobs.needs_approval(set(per_topic)),
@@ -292,7 +292,7 @@ class RepublishAdminMixin(ForbiddenActionMixin):
 
     def _start_bulk(self, request: HttpRequest, queryset, data: dict):
         # Each account's events go out in their original order.
-        ordered = queryset.filter(status__in=REPUBLISHABLE).order_by(
+        ordered = queryset.filter(review__status__in=REPUBLISHABLE).order_by(
             "original_topic", "original_partition", "original_offset", "pk"
         )
         ids = list(ordered.values_list("pk", flat=True))

@@ -6,7 +6,7 @@ from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 
-from deadletter.models import DeadLetterRecord, Status
+from deadletter.models import DeadLetterRecord, Review, Status
 
 from .models import AuditEntry
 
@@ -18,13 +18,11 @@ def discard(record_ids: list[int], *, user, reason: str) -> int:
     if not reason:
         raise ValueError("a reason is required to discard dead letters")
     with transaction.atomic():
-        ids = list(
-            DeadLetterRecord.objects.filter(pk__in=record_ids, status__in=DISCARDABLE).values_list("pk", flat=True)
-        )
+        reviews = Review.objects.select_for_update().filter(pk__in=record_ids, status__in=DISCARDABLE)
+        ids = list(reviews.values_list("pk", flat=True))
         note = f"\n[discarded by {user.get_username()}] {reason}"
-        count = DeadLetterRecord.objects.filter(pk__in=ids, status__in=DISCARDABLE).update(
-            status=Status.DISCARDED, notes=Concat(F("notes"), Value(note))
-        )
+        count = Review.objects.filter(pk__in=ids).update(status=Status.DISCARDED)
+        DeadLetterRecord.objects.filter(pk__in=ids).update(notes=Concat(F("notes"), Value(note)))
         AuditEntry.objects.create(
             user=user,
             action=AuditEntry.Action.DISCARD,

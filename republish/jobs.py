@@ -15,7 +15,7 @@ from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
-from deadletter.models import DeadLetterRecord
+from deadletter.models import DeadLetterRecord, Review
 from opsportal import cyclic_gc
 from opsportal.kafka_client import KafkaClientError
 
@@ -147,7 +147,7 @@ def rest_of(job: ReplayJob, *, user) -> ReplayJob:
         raise RepublishRefused(f"job {job.pk} is {job.get_state_display().lower()}: only a stopped job has a rest")
     still = set()
     for chunk in chunks(job.record_ids, CHUNK_SIZE):
-        rows = sql.by_ids(DeadLetterRecord.objects.filter(status__in=REPUBLISHABLE), chunk)
+        rows = sql.by_ids(Review.objects.filter(status__in=REPUBLISHABLE), chunk)
         still.update(rows.values_list("pk", flat=True))
     remaining = [pk for pk in job.record_ids if pk in still]
     if not remaining:
@@ -407,13 +407,15 @@ class JobNoLongerRunning(Exception):
 def _finish_chunk(job: ReplayJob, in_flight: InFlight | Outcome, total: Outcome) -> None:
     outcome = in_flight if isinstance(in_flight, Outcome) else in_flight.finish()
     total.add(outcome)
-    ReplayJob.objects.filter(pk=job.pk).update(
-        done=F("done") + outcome.republished,
-        failed=F("failed") + outcome.failed + outcome.uncertain,
-        skipped=F("skipped") + outcome.skipped,
-        last_error=outcome.errors[0] if outcome.errors else F("last_error"),
-        progress_at=timezone.now(),
-    )
-    if not ReplayJob.objects.filter(pk=job.pk, state=ReplayJob.State.RUNNING).exists():
-        # Otherwise its rest, run meanwhile, and this job would both send one account's events.
+    progress = {
+        "done": F("done") + outcome.republished,
+        "failed": F("failed") + outcome.failed + outcome.uncertain,
+        "skipped": F("skipped") + outcome.skipped,
+        "last_error": outcome.errors[0] if outcome.errors else F("last_error"),
+        "progress_at": timezone.now(),
+    }
+    if not ReplayJob.objects.filter(pk=job.pk, state=ReplayJob.State.RUNNING).update(**progress):
+        # Stopped meanwhile: count what this chunk did, then claim nothing more (otherwise its
+        # rest, run meanwhile, and this job would both send one account's events).
+        ReplayJob.objects.filter(pk=job.pk).update(**progress)
         raise JobNoLongerRunning(f"job {job.pk} was stopped while it ran")

@@ -1,11 +1,11 @@
 """The outbox's two writes per chunk: claim before producing, settle after.
 
-claim: each republishable dead letter moves to publishing with a new replay id,
+claim: each republishable dead letter's Review moves to publishing with a new replay id,
 and its Replay row (target, starting offset) is inserted; the caller commits
 this before anything is produced. A row another operator or worker claimed
 first is left out, which is what makes a double publish impossible.
 
-settle: each Replay still publishing records its outcome, and its dead letter
+settle: each Replay still publishing records its outcome, and its dead letter's Review
 (still publishing with that replay id) becomes republished or failed. A replay
 reconcile settled meanwhile, or a row claimed again since, is left as it is.
 
@@ -14,6 +14,10 @@ values travel as array literals: these run once per 5,000 records, and the
 statement time is most of a bulk republish's database cost. Elsewhere
 (SQLite, the embedded default) the portable helpers of sql.py do the same in
 two statements.
+
+Neither writes the wide dead-letter row: the status lives in Review, a narrow table
+with two indexes (the record's status writes were most of a bulk republish's
+database time, each adding an entry to all eight indexes of the record).
 
 The status guards are written `d.status || '' = ...` so that PostgreSQL cannot
 answer them from the status index. Its entries for rows that were publishing
@@ -30,7 +34,7 @@ from datetime import datetime
 
 from django.db import connection
 
-from deadletter.models import DeadLetterRecord, Status
+from deadletter.models import Review, Status
 
 from . import sql
 from .models import Replay
@@ -78,8 +82,8 @@ def claim(rows: list[ClaimRow], defaults: ReplayDefaults) -> set[int]:
         return _claim_postgresql(rows, defaults)
     claimed = set(
         sql.update_many(
-            DeadLetterRecord,
-            ["id"],
+            Review,
+            ["record"],
             ["status", "replay_id"],
             [(Status.PUBLISHING, row.replay_id, row.record_id) for row in rows],
             only_if={"status": REPUBLISHABLE},
@@ -129,7 +133,7 @@ def _replay_values(row: ClaimRow, defaults: ReplayDefaults) -> tuple:
 
 
 def _claim_postgresql(rows: list[ClaimRow], defaults: ReplayDefaults) -> set[int]:
-    records, replays = _table(DeadLetterRecord), _table(Replay)
+    reviews, replays = _table(Review), _table(Replay)
     topics = list(dict.fromkeys(row.target_topic for row in rows))
     topic_number = {topic: number for number, topic in enumerate(topics, start=1)}
     columns = ", ".join(_column(Replay, name) for name in REPLAY_COLUMNS)
@@ -138,9 +142,9 @@ def _claim_postgresql(rows: list[ClaimRow], defaults: ReplayDefaults) -> set[int
             SELECT * FROM unnest(%s::bigint[], %s::uuid[], %s::int[], %s::int[], %s::bigint[])
                 AS w(record_id, replay_id, topic_number, target_partition, start_offset)
         ), claimed AS (
-            UPDATE {records} AS d SET status = %s, replay_id = wanted.replay_id
+            UPDATE {reviews} AS d SET status = %s, replay_id = wanted.replay_id
             FROM wanted
-            WHERE d.id = wanted.record_id AND d.status || '' = ANY(%s::varchar[])
+            WHERE d.record_id = wanted.record_id AND d.status || '' = ANY(%s::varchar[])
             RETURNING wanted.*
         )
         INSERT INTO {replays} ({columns})
@@ -189,8 +193,8 @@ def settle(rows: list[SettleRow], settled_at: datetime) -> None:
         only_if={"state": publishing},
     )
     sql.update_many(
-        DeadLetterRecord,
-        ["id", "replay_id"],
+        Review,
+        ["record", "replay_id"],
         ["status"],
         [(RECORD_STATUS[r.state], r.record_id, r.replay_id) for r in rows if r.state in RECORD_STATUS],
         only_if={"status": Status.PUBLISHING},
@@ -198,7 +202,7 @@ def settle(rows: list[SettleRow], settled_at: datetime) -> None:
 
 
 def _settle_postgresql(rows: list[SettleRow], settled_at: datetime) -> None:
-    records, replays = _table(DeadLetterRecord), _table(Replay)
+    reviews, replays = _table(Review), _table(Replay)
     offset, settled = _column(Replay, "offset"), _column(Replay, "settled_at")
     statement = f"""
         WITH outcome AS (
@@ -212,10 +216,10 @@ def _settle_postgresql(rows: list[SettleRow], settled_at: datetime) -> None:
             WHERE r.replay_id = outcome.replay_id AND r.state = %s
             RETURNING r.record_id, r.replay_id, r.state
         )
-        UPDATE {records} AS d
+        UPDATE {reviews} AS d
         SET status = CASE settled.state WHEN %s THEN %s ELSE %s END
         FROM settled
-        WHERE d.id = settled.record_id AND d.replay_id = settled.replay_id
+        WHERE d.record_id = settled.record_id AND d.replay_id = settled.replay_id
           AND d.status || '' = %s AND settled.state <> %s
     """
     publishing = Replay.State.PUBLISHING.value

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from deadletter.models import DeadLetterRecord, Status
+from deadletter.models import Review, Status
 
 from .headers import REPLAY_ID
 from .models import AuditEntry, Replay
@@ -74,9 +74,9 @@ def settle(replay: Replay, state: str, *, offset: int | None = None, error: str 
         )
         if not settled:
             raise RepublishRefused(f"replay {replay.replay_id} was settled by someone else meanwhile")
-        DeadLetterRecord.objects.filter(
-            pk=replay.record_id, status=Status.PUBLISHING, replay_id=replay.replay_id
-        ).update(status=RECORD_STATUS[state])
+        Review.objects.filter(pk=replay.record_id, status=Status.PUBLISHING, replay_id=replay.replay_id).update(
+            status=RECORD_STATUS[state]
+        )
     if state == Replay.State.REPUBLISHED:
         return f"found replay {replay.replay_id} at {replay.target_topic}[{replay.target_partition}]@{offset}"
     return f"replay {replay.replay_id} marked failed: {error}"

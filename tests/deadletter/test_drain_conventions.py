@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from deadletter.models import DeadLetterRecord
+from deadletter.models import DeadLetterRecord, Review
 from tests.deadletter import samples
 
 pytestmark = pytest.mark.django_db
@@ -139,7 +139,7 @@ def test_a_record_that_came_back_after_republish_flags_its_original(produce, dra
     Replay.objects.create(
         replay_id=replay, record=original, state="republished", target_topic="t", target_partition=0, start_offset=0
     )
-    DeadLetterRecord.objects.filter(pk=original.pk).update(replay_id=replay, status="republished")
+    Review.objects.filter(pk=original.pk).update(replay_id=replay, status="republished")
     produce(dlq_topic, [(b"k", b"{}", [*samples.billing_headers(), ("x-replay-id", str(replay).encode())])])
     drain()
     original, returned = DeadLetterRecord.objects.filter(dlq_topic=dlq_topic).order_by("offset")

@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.db import OperationalError, connection
 from django.utils import timezone
 
-from deadletter.models import DeadLetterRecord, Status
+from deadletter.models import DeadLetterRecord, Review, Status
 from opsportal import kafka_client
 from republish import jobs, outbox, safety
 from republish.models import Replay, ReplayJob
@@ -80,7 +80,25 @@ def test_a_bulk_republish_of_ten_thousand_rows_lands_each_once_with_progress(
         dict(record.headers)["x-replayed-from"] for p in range(3) for record in read_partition(cluster, target, p)
     )
     assert len(origins) == BULK and set(origins.values()) == {1}
-    assert DeadLetterRecord.objects.filter(pk__in=ids, status=Status.REPUBLISHED).count() == BULK
+    assert DeadLetterRecord.objects.filter(pk__in=ids, review__status=Status.REPUBLISHED).count() == BULK
+
+
+@pytest.fixture
+def job_in_chunks_of_100(make_topic, cluster, operator, monkeypatch):
+    """Makes a job of `rows` stored dead letters to a new one-partition topic, claimed 100 at a time."""
+
+    def make(rows: int, prefix: str):
+        target = make_topic(partitions=1, prefix=prefix)
+        wait_for_metadata(cluster, target)
+        ids = stored_rows(rows, original_topic="billing.nowhere")
+        monkeypatch.setattr(jobs, "CHUNK_SIZE", 100)
+        return target, ids, jobs.create_job(ids, user=operator, target_topic=target)
+
+    return make
+
+
+def statuses_of(ids: list[int]) -> Counter:
+    return Counter(DeadLetterRecord.objects.filter(pk__in=ids).values_list("review__status", flat=True))
 
 
 def replay_ids(state: str) -> set[str]:
@@ -89,17 +107,14 @@ def replay_ids(state: str) -> set[str]:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_chunk_that_cannot_be_settled_stops_the_job_and_leaves_its_rows_for_reconcile(
-    make_topic, cluster, operator, monkeypatch
+    job_in_chunks_of_100, cluster, operator, monkeypatch
 ):
-    target = make_topic(partitions=1, prefix="test.bulk-stop")
-    wait_for_metadata(cluster, target)
-    ids = stored_rows(800, original_topic="billing.nowhere")
-    monkeypatch.setattr(jobs, "CHUNK_SIZE", 100)  # eight chunks: the job stops before it claims them all
-    job = jobs.create_job(ids, user=operator, target_topic=target)
+    # Eight chunks: the job stops before it claims them all.
+    target, ids, job = job_in_chunks_of_100(800, "test.bulk-stop")
     settle = outbox.settle
 
     def database_gone_after_the_first_chunk(rows, settled_at):
-        if DeadLetterRecord.objects.filter(status=Status.REPUBLISHED).exists():
+        if DeadLetterRecord.objects.filter(review__status=Status.REPUBLISHED).exists():
             raise OperationalError("server closed the connection unexpectedly")
         settle(rows, settled_at)
 
@@ -110,7 +125,7 @@ def test_a_chunk_that_cannot_be_settled_stops_the_job_and_leaves_its_rows_for_re
 
     job.refresh_from_db()
     assert job.state == ReplayJob.State.STOPPED and "server closed the connection" in job.last_error
-    statuses = Counter(DeadLetterRecord.objects.filter(pk__in=ids).values_list("status", flat=True))
+    statuses = statuses_of(ids)
     assert statuses[Status.REPUBLISHED] == 100 and statuses[Status.PUBLISHING] >= 100
     # Every row produced is either settled or still publishing with its replay: nothing was lost.
     produced = {dict(record.headers)["x-replay-id"].decode() for record in read_partition(cluster, target, 0)}
@@ -127,20 +142,16 @@ def test_a_chunk_that_cannot_be_settled_stops_the_job_and_leaves_its_rows_for_re
     assert (rest.state, rest.done) == (ReplayJob.State.FINISHED, len(never_claimed))
     origins = Counter(dict(record.headers)["x-replayed-from"] for record in read_partition(cluster, target, 0))
     assert set(origins.values()) == {1}  # nothing went out twice
-    assert DeadLetterRecord.objects.filter(pk__in=ids, status=Status.PUBLISHING).count() == len(unsettled)
+    assert DeadLetterRecord.objects.filter(pk__in=ids, review__status=Status.PUBLISHING).count() == len(unsettled)
     with pytest.raises(RepublishRefused, match="only a stopped job has a rest"):
         jobs.rest_of(rest, user=operator)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_chunk_that_cannot_be_read_stops_the_job_before_anything_of_it_is_claimed(
-    make_topic, cluster, operator, monkeypatch
+    job_in_chunks_of_100, cluster, operator, monkeypatch
 ):
-    target = make_topic(partitions=1, prefix="test.bulk-unread")
-    wait_for_metadata(cluster, target)
-    ids = stored_rows(300, original_topic="billing.nowhere")
-    monkeypatch.setattr(jobs, "CHUNK_SIZE", 100)
-    job = jobs.create_job(ids, user=operator, target_topic=target)
+    target, ids, job = job_in_chunks_of_100(300, "test.bulk-unread")
     load_sources, readers = jobs.load_sources, []
 
     def database_gone_on_the_second_read(chunk):
@@ -159,20 +170,16 @@ def test_a_chunk_that_cannot_be_read_stops_the_job_before_anything_of_it_is_clai
     # Read ahead on a thread of its own where a second connection can see the rows.
     assert readers == ["load-chunks" if connection.vendor != "sqlite" else "MainThread"] * 2
     # The first chunk went out and was settled; the unread one and the one after it were never claimed.
-    statuses = Counter(DeadLetterRecord.objects.filter(pk__in=ids).values_list("status", flat=True))
+    statuses = statuses_of(ids)
     assert statuses == {Status.REPUBLISHED: 100, Status.NEW: 200}
     assert len(read_partition(cluster, target, 0)) == 100
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_job_stopped_elsewhere_while_it_runs_claims_nothing_more_and_settles_what_it_sent(
-    make_topic, cluster, operator, monkeypatch
+    job_in_chunks_of_100, cluster, operator, monkeypatch
 ):
-    target = make_topic(partitions=1, prefix="test.bulk-stopped")
-    wait_for_metadata(cluster, target)
-    ids = stored_rows(800, original_topic="billing.nowhere")
-    monkeypatch.setattr(jobs, "CHUNK_SIZE", 100)
-    job = jobs.create_job(ids, user=operator, target_topic=target)
+    target, ids, job = job_in_chunks_of_100(800, "test.bulk-stopped")
     finish_chunk = jobs._finish_chunk
 
     def stopped_as_abandoned_after_the_first(*args):
@@ -186,7 +193,7 @@ def test_a_job_stopped_elsewhere_while_it_runs_claims_nothing_more_and_settles_w
 
     job.refresh_from_db()
     assert (job.state, job.last_error) == (ReplayJob.State.STOPPED, "taken for lost")
-    statuses = Counter(DeadLetterRecord.objects.filter(pk__in=ids).values_list("status", flat=True))
+    statuses = statuses_of(ids)
     # What it had sent is settled; it claimed nothing after it saw the stop.
     assert set(statuses) == {Status.REPUBLISHED, Status.NEW} and statuses[Status.NEW] >= 400
     origins = Counter(dict(record.headers)["x-replayed-from"] for record in read_partition(cluster, target, 0))
@@ -230,7 +237,7 @@ def test_a_job_runs_once_even_if_its_task_is_delivered_twice(make_topic, cluster
 
     run_replay_job.apply(args=[job.pk])
     # Even with its rows republishable again, a second delivery of the task finds the job taken.
-    DeadLetterRecord.objects.filter(pk__in=ids).update(status=Status.NEW)
+    Review.objects.filter(pk__in=ids).update(status=Status.NEW)
     second = run_replay_job.apply(args=[job.pk]).get()
 
     assert second == "0 republished"
@@ -288,7 +295,7 @@ def test_safety_flags_newer_events_of_the_key_a_republished_event_id_and_a_retur
     republish([first], user=operator)
     (twin,) = dead_letters([(b"acc_s", billing_event("acc_s", event_id="evt-s"))])
     first.refresh_from_db()
-    DeadLetterRecord.objects.filter(pk=twin.pk).update(returned_replay_id=first.replay_id)
+    DeadLetterRecord.objects.filter(pk=twin.pk).update(returned_replay_id=first.review.replay_id)
 
     again = safety.check([first, twin]).by_record
 

@@ -52,7 +52,7 @@ def replay_row(database: Path) -> tuple:
     with sqlite3.connect(database) as connection:
         return connection.execute(
             "SELECT r.replay_id, r.state, r.target_topic, r.target_partition, r.start_offset, r.offset, d.status "
-            "FROM republish_replay r JOIN deadletter_deadletterrecord d ON d.id = r.record_id"
+            "FROM republish_replay r JOIN deadletter_review d ON d.record_id = r.record_id"
         ).fetchone()
 
 

@@ -72,7 +72,7 @@ else:
 def jobs_and_rows(database: Path) -> tuple[list[tuple], Counter]:
     with sqlite3.connect(database) as connection:
         jobs = connection.execute("SELECT state, done, last_error FROM republish_replayjob ORDER BY id").fetchall()
-        statuses = Counter(status for (status,) in connection.execute("SELECT status FROM deadletter_deadletterrecord"))
+        statuses = Counter(status for (status,) in connection.execute("SELECT status FROM deadletter_review"))
     return jobs, statuses
 
 
@@ -135,7 +135,7 @@ def test_on_postgresql_a_worker_killed_with_its_helper_threads_loses_nothing(mak
     assert killed.returncode == -9, killed.stderr
     job = ReplayJob.objects.get()
     assert (job.state, job.done) == (ReplayJob.State.RUNNING, 10)
-    statuses = Counter(DeadLetterRecord.objects.values_list("status", flat=True))
+    statuses = Counter(DeadLetterRecord.objects.values_list("review__status", flat=True))
     assert statuses[Status.REPUBLISHED] == 10 and statuses[Status.PUBLISHING] >= 10 and statuses[Status.NEW] >= 20
     never_claimed = statuses[Status.NEW]
 
@@ -149,13 +149,13 @@ def test_on_postgresql_a_worker_killed_with_its_helper_threads_loses_nothing(mak
 
     Replay.objects.update(created_at=timezone.now() - timedelta(hours=1))
     call_command("reconcile_replays", "--all", stdout=io.StringIO())
-    statuses = Counter(DeadLetterRecord.objects.values_list("status", flat=True))
+    statuses = Counter(DeadLetterRecord.objects.values_list("review__status", flat=True))
     written = Counter(dict(record.headers)["x-replayed-from"] for record in read_partition(cluster, target, 0))
     assert statuses[Status.REPUBLISHED] == len(written) and set(written.values()) == {1}
     assert statuses[Status.REPUBLISHED] + statuses[Status.FAILED] == 60
     if statuses[Status.FAILED]:  # claimed but still in the producer's queue at the kill
         jobs.run_job(jobs.rest_of(job, user=operator).pk)
-    assert DeadLetterRecord.objects.exclude(status=Status.REPUBLISHED).count() == 0
+    assert DeadLetterRecord.objects.exclude(review__status=Status.REPUBLISHED).count() == 0
     origins = Counter(dict(record.headers)["x-replayed-from"] for record in read_partition(cluster, target, 0))
     assert len(origins) == 60 and set(origins.values()) == {1}
 

@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from deadletter.models import DeadLetterRecord, Status
+from deadletter.models import Review, Status
 from republish.models import AuditEntry, Replay
 
 from .conftest import billing_event
@@ -109,8 +109,7 @@ def test_a_bulk_republish_is_refused_when_the_selection_changed_after_confirmati
         filtered, {"action": "republish_selected", "select_across": "1", "index": "0", "_selected_action": [first.pk]}
     )
     assert confirmation.status_code == 200
-    second.status = Status.DISCARDED  # acted on by someone else meanwhile
-    second.save(update_fields=["status"])
+    Review.objects.filter(pk=second.pk).update(status=Status.DISCARDED)  # acted on by someone else meanwhile
 
     client.post(
         filtered,
@@ -163,7 +162,7 @@ def test_an_operator_runs_the_rest_of_a_stopped_job_from_the_job_list(
     first, second = dead_letters([(b"acc_s", billing_event("acc_s")), (b"acc_t", billing_event("acc_t"))])
     job = jobs.create_job([first.pk, second.pk], user=operator)
     ReplayJob.objects.filter(pk=job.pk).update(state=ReplayJob.State.STOPPED)
-    DeadLetterRecord.objects.filter(pk=first.pk).update(status=Status.PUBLISHING)
+    Review.objects.filter(pk=first.pk).update(status=Status.PUBLISHING)
     client = Client()
     client.force_login(operator)
 

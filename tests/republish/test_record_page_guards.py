@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from deadletter.models import DeadLetterRecord, Status
+from deadletter.models import DeadLetterRecord, Review, Status
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ def test_a_triage_save_does_not_undo_a_claim_made_meanwhile(record, operator):
     client.force_login(operator)
     change = reverse("admin:deadletter_deadletterrecord_change", args=[record.pk])
     assert client.get(change).status_code == 200
-    DeadLetterRecord.objects.filter(pk=record.pk).update(status=Status.PUBLISHING)  # a republish claimed it
+    Review.objects.filter(pk=record.pk).update(status=Status.PUBLISHING)  # a republish claimed it
 
     response = client.post(change, {"status": "in_review", "notes": "looking", "assignee": ""})
 

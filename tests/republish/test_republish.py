@@ -45,7 +45,7 @@ def test_it_republishes_to_the_original_topic_on_the_java_partition(dead_letters
     assert headers["x-replay-count"] == b"1"
     assert headers["x-replayed-by"] == b"olga-operator"
     row.refresh_from_db()
-    assert row.status == Status.REPUBLISHED and row.replay_id == replay.replay_id
+    assert row.status == Status.REPUBLISHED and row.review.replay_id == replay.replay_id
     audit = AuditEntry.objects.get(action="republish")
     assert audit.user == operator and audit.record_ids == [row.pk] and audit.replay_ids == [str(replay.replay_id)]
 
