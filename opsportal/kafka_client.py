@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import confluent_kafka
 from confluent_kafka import admin as kafka_admin
@@ -549,8 +550,9 @@ def assign(consumer_client, positions: dict[Position, int]) -> None:
     consumer_client.assign([TopicPartition(t, p, o) for (t, p), o in positions.items()])
 
 
-@dataclass(frozen=True)
-class OutgoingRecord:
+class OutgoingRecord(NamedTuple):
+    """A tuple: a bulk republish makes one per record, and a frozen dataclass costs several times more."""
+
     topic: str
     key: bytes | None
     value: bytes | None
@@ -558,8 +560,7 @@ class OutgoingRecord:
     partition: int | None = None  # None: the producer's partitioner (murmur2, as Java) decides
 
 
-@dataclass(frozen=True)
-class Delivery:
+class Delivery(NamedTuple):
     partition: int | None
     offset: int | None
     error: KafkaClientError | None = None
@@ -604,16 +605,16 @@ class PendingDeliveries:
         producer_client, cluster = self._producer, self._cluster
         with translated("producing", cluster):
             for record in records:
-                kwargs = {"partition": record.partition} if record.partition is not None else {}
                 while True:
                     try:
                         producer_client.produce(
                             record.topic,
                             record.value,
                             record.key,
-                            headers=list(record.headers),
+                            # -1, librdkafka's "unassigned": its partitioner (murmur2, as Java) decides.
+                            partition=-1 if record.partition is None else record.partition,
+                            headers=record.headers if type(record.headers) is list else list(record.headers),
                             on_delivery=self._on_delivery_of(self.count),
-                            **kwargs,
                         )
                         break
                     except BufferError:

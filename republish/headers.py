@@ -58,7 +58,7 @@ def business_headers(headers: Headers) -> list[tuple[str, bytes | None]]:
 
 def previous_replay_count(headers: Headers) -> int:
     """How often this event was replayed before (a replay that failed again carries the count)."""
-    for name, value in reversed(list(headers)):
+    for name, value in reversed(headers):
         if name == REPLAY_COUNT and value:
             try:
                 return int(value.decode("ascii"))

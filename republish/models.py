@@ -33,8 +33,16 @@ class Replay(models.Model):
     record = models.ForeignKey(
         "deadletter.DeadLetterRecord", on_delete=models.PROTECT, related_name="replays", db_constraint=False
     )
+    # Not indexed either: nothing looks replays up by job (jobs are never deleted), and each
+    # index is one more entry for every row a bulk republish claims.
     job = models.ForeignKey(
-        "ReplayJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays", db_constraint=False
+        "ReplayJob",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replays",
+        db_constraint=False,
+        db_index=False,
     )
     state = models.CharField(max_length=16, choices=State.choices, default=State.PUBLISHING)
     target_topic = models.CharField(max_length=249)

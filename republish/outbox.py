@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from django.db import connection
 
@@ -43,8 +44,7 @@ REPUBLISHABLE = (Status.NEW, Status.IN_REVIEW, Status.FAILED)
 RECORD_STATUS = {Replay.State.REPUBLISHED: Status.REPUBLISHED, Replay.State.FAILED: Status.FAILED}
 
 
-@dataclass(frozen=True)
-class ClaimRow:
+class ClaimRow(NamedTuple):  # one per record of a bulk job: tuples are cheap to make
     record_id: int
     replay_id: str  # a UUID as text
     target_topic: str
@@ -64,8 +64,7 @@ class ReplayDefaults:
     created_at: datetime
 
 
-@dataclass(frozen=True)
-class SettleRow:
+class SettleRow(NamedTuple):
     replay_id: str  # a UUID as text
     record_id: int
     state: str

@@ -9,6 +9,7 @@ checks and reconciliation.
 
 from __future__ import annotations
 
+import functools
 import struct
 
 _M = 0x5BD1E995
@@ -42,6 +43,7 @@ def murmur2(data: bytes) -> int:
     return h - (1 << 32) if h & 0x80000000 else h
 
 
+@functools.lru_cache(maxsize=1 << 16)  # an account's events share a key: a bulk job asks for it again and again
 def partition_for_key(key: bytes, partitions: int) -> int:
     """Utils.toPositive(murmur2(key)) % partitions: the Java default for a non-null key."""
     return (murmur2(key) & 0x7FFFFFFF) % partitions

@@ -11,14 +11,16 @@ only `reconcile` settles it, by finding the replay id in the target partition.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import time
+from binascii import a2b_base64
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from deadletter.models import DeadLetterRecord
@@ -99,16 +101,35 @@ class Source(NamedTuple):
         return cls(*(getattr(record, name) for name in cls._fields))
 
     def raw_headers(self) -> list[tuple[str, bytes | None]]:
-        return [(name, None if value is None else base64.b64decode(value)) for name, value in self.headers]
+        # binascii directly: base64.b64decode's argument checks cost more than the decoding.
+        return [(name, None if value is None else a2b_base64(value)) for name, value in self.headers]
 
 
 def load_sources(ids: Sequence[int]) -> list[Source]:
-    """The dead letters with these ids, in the order given (each account's events in their order)."""
-    with transaction.atomic():
+    """The dead letters with these ids, in the order given (each account's events in their order).
+
+    Read with a plain cursor: the QuerySet's per-row machinery (converters, an iterator
+    per row) cost more than the rows' bytes, and only the headers need converting.
+    """
+    meta = DeadLetterRecord._meta
+    columns = ", ".join(
+        sql.quote(meta.pk.column if name == "pk" else meta.get_field(name).column) for name in Source._fields
+    )
+    condition, params = sql.ids_condition(meta.pk.column, ids)
+    with transaction.atomic(), connection.cursor() as cursor:
         sql.plan_as_key_lookups()
-        rows = list(sql.by_ids(DeadLetterRecord.objects.all(), ids).values_list(*Source._fields))
-    by_pk = {row[0]: Source(*row) for row in rows}
+        cursor.execute(f"SELECT {columns} FROM {sql.quote(meta.db_table)} WHERE {condition}", params)
+        rows = cursor.fetchall()
+    by_pk = {row[0]: Source(*row[:_HEADERS], _json_value(row[_HEADERS]), *row[_HEADERS + 1 :]) for row in rows}
     return [by_pk[pk] for pk in ids if pk in by_pk]
+
+
+_HEADERS = Source._fields.index("headers")
+
+
+def _json_value(value):
+    """A JSON column as read by a plain cursor: text (Django leaves decoding to the field) or decoded."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def target_topic_of(record: DeadLetterRecord | Source, override: str | None) -> str:
@@ -344,14 +365,20 @@ def claim(sources: list[Source], planned, start_offsets, *, user, edit, job) -> 
 
 
 def new_replay_ids(count: int) -> list[str]:
-    """Random (version 4) UUIDs as text, as str(uuid.uuid4()) makes them, from one read of
-    the system's random source: uuid4() reads it once per id (a system call each) and
-    builds a UUID object each, together a third of a bulk job's thread."""
-    digits = os.urandom(16 * count).hex()
-    variant = "89ab89ab89ab89ab"  # the top two bits of the 17th digit are 10: RFC 4122
+    """Version 7 UUIDs (RFC 9562) as text: the time in milliseconds, then 74 random bits.
+
+    Time-ordered, so a chunk's replays go in at the end of the replay-id index instead of
+    on random pages all over it (fewer pages touched and written per chunk). The random
+    bits come from one read of the system's random source: uuid4() read it once per id (a
+    system call each) and built a UUID object each, together a third of a bulk job's thread.
+    """
+    millis = f"{time.time_ns() // 1_000_000:012x}"
+    head = f"{millis[:8]}-{millis[8:]}-7"
+    digits = os.urandom(10 * count).hex()
+    variant = "89ab89ab89ab89ab"  # the top two bits of the variant digit are 10: RFC 9562
     return [
-        f"{d[0:8]}-{d[8:12]}-4{d[13:16]}-{variant[int(d[16], 16)]}{d[17:20]}-{d[20:32]}"
-        for d in (digits[start : start + 32] for start in range(0, 32 * count, 32))
+        f"{head}{d[0:3]}-{variant[int(d[3], 16)]}{d[4:7]}-{d[7:19]}"
+        for d in (digits[start : start + 20] for start in range(0, 20 * count, 20))
     ]
 
 
