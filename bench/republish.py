@@ -2,7 +2,7 @@
 
     DATABASE_URL=postgres://... DEBUG=1 .venv/bin/python bench/republish.py [--records 100000]
 
-Stores N dead letters of about 1 KiB, warms the brokers up (a fifth as many records through
+Stores N dead letters of about 1 KiB, warms the brokers up (as many records through
 the same producer, not measured: brokers just started, as after the test suite's failure
 drills, spend twice the CPU per record until the JVM has compiled their hot paths), then in
 one run measures
@@ -166,7 +166,7 @@ def main() -> None:
     print(f"database: {connection.vendor}; records: {count:,} of ~1 KiB; target partitions: {PARTITIONS}")
     try:
         ids = store_rows(dlq_topic, target_topic, count)
-        raw_produce(raw_topic, max(count // 5, 10_000), first=count)  # warm-up, not measured
+        raw_produce(raw_topic, count, first=count)  # warm-up, not measured
         settle_tables()
         with MachineLoad() as raw_load:
             raw_seconds = raw_produce(raw_topic, count)

@@ -14,7 +14,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connections, transaction
-from django.db.models import Count, Max, Min, QuerySet
+from django.db.models import Count, F, Max, Min, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -142,19 +142,38 @@ class ReviewForm(forms.ModelForm):
 
 class RangeDatesQuerySet(QuerySet):
     """The date hierarchy asks for DISTINCT truncated dates, a scan of every row. Here the
-    periods come from MIN/MAX (two index probes): a period may list with no record in it."""
+    periods come from the first and last times (two index probes): a period may list with
+    no record in it.
+
+    Each bound is its own ORDER BY ... LIMIT 1: PostgreSQL answers MIN/MAX from an index
+    only on one table, and the status filter joins the Review table (an aggregate over the
+    join read every matching row: half a second at a million rows)."""
+
+    def aggregate(self, *args, **kwargs):
+        """MIN and MAX of plain columns (what the date hierarchy asks for) as a LIMIT 1 query each."""
+        if args or not kwargs or not all(_is_plain_bound(a) for a in kwargs.values()):
+            return super().aggregate(*args, **kwargs)
+        return {name: self._bound(a.source_expressions[0].name, isinstance(a, Max)) for name, a in kwargs.items()}
+
+    def _bound(self, field_name: str, last: bool):
+        times = self.exclude(**{f"{field_name}__isnull": True}).values_list(field_name, flat=True)
+        return times.order_by(f"-{field_name}" if last else field_name).first()
 
     def datetimes(self, field_name, kind, order="ASC", tzinfo=None):
-        bounds = self.aggregate(first=Min(field_name), last=Max(field_name))
-        if bounds["first"] is None:
+        first, last = self._bound(field_name, last=False), self._bound(field_name, last=True)
+        if first is None:
             return []
-        current = _truncate(timezone.localtime(bounds["first"]), kind)
-        last = _truncate(timezone.localtime(bounds["last"]), kind)
+        current = _truncate(timezone.localtime(first), kind)
+        last = _truncate(timezone.localtime(last), kind)
         periods = []
         while current <= last:
             periods.append(current)
             current = _next_period(current, kind)
         return periods
+
+
+def _is_plain_bound(aggregate) -> bool:
+    return isinstance(aggregate, Min | Max) and isinstance(aggregate.source_expressions[0], F) and not aggregate.filter
 
 
 def _truncate(moment: datetime, kind: str) -> datetime:

@@ -6,11 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
+from django.db.models import Count, Max, Min
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from deadletter.admin import RangeDatesQuerySet
 from deadletter.drain import build_row
-from deadletter.models import DeadLetterRecord
+from deadletter.models import DeadLetterRecord, Review
 from opsportal.kafka_client import Record
 from tests.deadletter import samples
 
@@ -142,3 +144,18 @@ def test_a_filtered_list_under_the_limit_shows_the_exact_count(admin_client, jso
     response = admin_client.get(reverse(CHANGELIST), {"convention__exact": "billing"})
     assert response.context["cl"].result_count == 1
     assert "more than" not in response.content.decode()
+
+
+def test_the_date_hierarchy_bounds_of_a_status_filtered_list_are_its_first_and_last_times(json_row, binary_row):
+    Review.objects.filter(pk=binary_row.pk).update(status="in_review")
+    base = DeadLetterRecord.objects.filter(review__status="new")
+    listed = RangeDatesQuerySet(model=DeadLetterRecord, query=base.query)
+
+    bounds = listed.aggregate(first=Min("timestamp"), last=Max("timestamp"))
+
+    assert bounds == base.aggregate(first=Min("timestamp"), last=Max("timestamp"))
+    assert bounds == {"first": json_row.timestamp, "last": json_row.timestamp}
+    # Any plain column's bounds, and those of the whole table.
+    assert listed.aggregate(n=Min("offset"), m=Max("partition")) == {"n": 1, "m": 0}
+    assert RangeDatesQuerySet(model=DeadLetterRecord).aggregate(first=Min("timestamp"))["first"] == json_row.timestamp
+    assert listed.aggregate(n=Count("id")) == {"n": 1}  # not a bound: Django's own aggregate
