@@ -115,16 +115,29 @@ def load_sources(ids: Sequence[int]) -> list[Source]:
     columns = ", ".join(
         sql.quote(meta.pk.column if name == "pk" else meta.get_field(name).column) for name in Source._fields
     )
-    condition, params = sql.ids_condition(meta.pk.column, ids)
+    select = f"SELECT {columns} FROM {sql.quote(meta.db_table)} WHERE {sql.quote(meta.pk.column)}"
     with transaction.atomic(), connection.cursor() as cursor:
         sql.plan_as_key_lookups()
-        cursor.execute(f"SELECT {columns} FROM {sql.quote(meta.db_table)} WHERE {condition}", params)
-        rows = cursor.fetchall()
+        if connection.vendor == "postgresql":
+            rows = _fetch_binary(f"{select} = ANY(%s::bigint[])", [sql.array_literal(list(ids))])
+        else:
+            cursor.execute(f"{select} IN ({', '.join(['%s'] * len(ids))})", list(ids))
+            rows = cursor.fetchall()
     by_pk = {row[0]: Source(*row[:_HEADERS], _json_value(row[_HEADERS]), *row[_HEADERS + 1 :]) for row in rows}
     return [by_pk[pk] for pk in ids if pk in by_pk]
 
 
 _HEADERS = Source._fields.index("headers")
+
+
+def _fetch_binary(statement: str, params: list) -> list[tuple]:
+    """Rows in PostgreSQL's binary format: a bytea value arrives as its bytes, not as hex text
+    the server encodes and the client decodes (Django's cursors can only ask for text)."""
+    import psycopg  # PostgreSQL only
+
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(statement, params, binary=True)
+        return cursor.fetchall()
 
 
 def _json_value(value):
