@@ -189,7 +189,7 @@ def main() -> None:
         )
         print(f"CPU per record, raw: {raw_load.summary(count)}")
         print(f"CPU per record, republish: {republish_load.summary(count)}")
-        print(f"ratio republish / raw: {ratio:.2f} (target >= 0.5: {'met' if ratio >= 0.5 else 'NOT met'})")
+        print(f"ratio republish / raw: {ratio:.3f} (target >= 0.5: {'met' if ratio >= 0.5 else 'NOT met'})")
         print(f"republish rate target >= 20,000 records/s: {'met' if republish_rate >= 20_000 else 'NOT met'}")
     finally:
         Replay.objects.filter(record__dlq_topic=dlq_topic).delete()
