@@ -93,6 +93,10 @@ def raw_insert(rows: list[tuple]) -> float:
             DeadLetterRecord.objects.bulk_create([as_instance(r) for r in rows], batch_size=500)
     elapsed = time.perf_counter() - started
     with connection.cursor() as cursor:
+        reviews = Review._meta.db_table  # bulk_create (SQLite) writes them; the COPY does not
+        cursor.execute(
+            f"DELETE FROM {reviews} WHERE record_id IN (SELECT id FROM {table} WHERE dlq_topic = %s)", [rows[0][0]]
+        )
         cursor.execute(f"DELETE FROM {table} WHERE dlq_topic = %s", [rows[0][0]])
         if connection.vendor == "postgresql":
             cursor.execute(f"VACUUM {table}")  # the drain then writes into the table as it was

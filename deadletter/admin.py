@@ -151,12 +151,14 @@ class RangeDatesQuerySet(QuerySet):
 
     def aggregate(self, *args, **kwargs):
         """MIN and MAX of plain columns (what the date hierarchy asks for) as a LIMIT 1 query each."""
-        if args or not kwargs or not all(_is_plain_bound(a) for a in kwargs.values()):
+        query = self.query
+        plain = not (query.is_sliced or query.combinator or query.distinct_fields)
+        if args or not kwargs or not plain or not all(_is_plain_bound(a) for a in kwargs.values()):
             return super().aggregate(*args, **kwargs)
         return {name: self._bound(a.source_expressions[0].name, isinstance(a, Max)) for name, a in kwargs.items()}
 
     def _bound(self, field_name: str, last: bool):
-        times = self.exclude(**{f"{field_name}__isnull": True}).values_list(field_name, flat=True)
+        times = self.filter(**{f"{field_name}__isnull": False}).values_list(field_name, flat=True)
         return times.order_by(f"-{field_name}" if last else field_name).first()
 
     def datetimes(self, field_name, kind, order="ASC", tzinfo=None):
@@ -173,7 +175,10 @@ class RangeDatesQuerySet(QuerySet):
 
 
 def _is_plain_bound(aggregate) -> bool:
-    return isinstance(aggregate, Min | Max) and isinstance(aggregate.source_expressions[0], F) and not aggregate.filter
+    """MIN or MAX of one column of this table, with no filter and no default."""
+    source = aggregate.source_expressions[0] if isinstance(aggregate, Min | Max) else None
+    simple = isinstance(source, F) and "__" not in source.name
+    return simple and aggregate.filter is None and aggregate.default is None
 
 
 def _truncate(moment: datetime, kind: str) -> datetime:
@@ -339,11 +344,10 @@ class DeadLetterRecordAdmin(RepublishAdminMixin, admin.ModelAdmin):
         if not changed:
             return
         with transaction.atomic():
-            review = Review.objects.select_for_update().filter(pk=obj.pk, status__in=TRIAGE_STATUSES).first()
-            if review is None:
+            # The status guard is in the UPDATE itself: a claim committed meanwhile makes it match nothing.
+            still_in_triage = Review.objects.filter(pk=obj.pk, status__in=TRIAGE_STATUSES)
+            if not still_in_triage.update(status=changed.pop("status", F("status"))):
                 raise PermissionDenied("this dead letter is being republished or was acted on; reload it")
-            if "status" in changed:
-                Review.objects.filter(pk=obj.pk).update(status=changed.pop("status"))
             if changed:
                 DeadLetterRecord.objects.filter(pk=obj.pk).update(**changed)
 

@@ -47,10 +47,13 @@ class DeadLetterRecordQuerySet(models.QuerySet):
         """Each new record with its Review (status new), as the drain writes them."""
         with transaction.atomic(using=self.db):
             created = super().bulk_create(objs, *args, **kwargs)
-            Review.create_missing(self.filter(pk__in=[obj.pk for obj in created if obj.pk is not None]))
-            if kwargs.get("ignore_conflicts"):  # no primary keys read back: find the rows by position
-                for positions in _positions(created):
-                    Review.create_missing(self.filter(positions))
+            ids = [obj.pk for obj in created if obj.pk is not None]
+            for start in range(0, len(ids), 500):  # SQLite's limit on parameters
+                Review.create_missing(self.filter(pk__in=ids[start : start + 500]))
+            # Rows whose primary key was not read back (ignore_conflicts, a database without
+            # RETURNING): found by their unique position.
+            for positions in _positions([obj for obj in created if obj.pk is None]):
+                Review.create_missing(self.filter(positions))
         return created
 
 

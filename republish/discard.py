@@ -20,9 +20,11 @@ def discard(record_ids: list[int], *, user, reason: str) -> int:
     with transaction.atomic():
         reviews = Review.objects.select_for_update().filter(pk__in=record_ids, status__in=DISCARDABLE)
         ids = list(reviews.values_list("pk", flat=True))
+        # The guard again in the UPDATE: SQLite takes no row locks, so a claim may have come between.
+        count = Review.objects.filter(pk__in=ids, status__in=DISCARDABLE).update(status=Status.DISCARDED)
         note = f"\n[discarded by {user.get_username()}] {reason}"
-        count = Review.objects.filter(pk__in=ids).update(status=Status.DISCARDED)
-        DeadLetterRecord.objects.filter(pk__in=ids).update(notes=Concat(F("notes"), Value(note)))
+        discarded = DeadLetterRecord.objects.filter(pk__in=ids, review__status=Status.DISCARDED)
+        discarded.update(notes=Concat(F("notes"), Value(note)))
         AuditEntry.objects.create(
             user=user,
             action=AuditEntry.Action.DISCARD,

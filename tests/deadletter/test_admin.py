@@ -146,6 +146,17 @@ def test_a_filtered_list_under_the_limit_shows_the_exact_count(admin_client, jso
     assert "more than" not in response.content.decode()
 
 
+def test_every_record_bulk_created_has_a_review_even_when_its_primary_key_is_not_read_back():
+    fresh = [DeadLetterRecord(dlq_topic="t.bulk", partition=0, offset=n, key=b"k", value=b"{}") for n in range(3)]
+    DeadLetterRecord.objects.bulk_create(fresh)
+    again = [DeadLetterRecord(dlq_topic="t.bulk", partition=0, offset=n, key=b"k", value=b"{}") for n in range(5)]
+    DeadLetterRecord.objects.bulk_create(again, ignore_conflicts=True)  # no primary keys come back
+
+    statuses = DeadLetterRecord.objects.filter(dlq_topic="t.bulk").values_list("offset", "review__status")
+    assert sorted(statuses) == [(n, "new") for n in range(5)]
+    assert Review.objects.count() == 5
+
+
 def test_the_date_hierarchy_bounds_of_a_status_filtered_list_are_its_first_and_last_times(json_row, binary_row):
     Review.objects.filter(pk=binary_row.pk).update(status="in_review")
     base = DeadLetterRecord.objects.filter(review__status="new")
@@ -159,3 +170,6 @@ def test_the_date_hierarchy_bounds_of_a_status_filtered_list_are_its_first_and_l
     assert listed.aggregate(n=Min("offset"), m=Max("partition")) == {"n": 1, "m": 0}
     assert RangeDatesQuerySet(model=DeadLetterRecord).aggregate(first=Min("timestamp"))["first"] == json_row.timestamp
     assert listed.aggregate(n=Count("id")) == {"n": 1}  # not a bound: Django's own aggregate
+    assert listed.filter(pk=0).aggregate(first=Min("timestamp", default=json_row.timestamp)) == {
+        "first": json_row.timestamp
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from unittest import mock
 
 import pytest
@@ -58,6 +59,7 @@ def test_each_record_is_stored_once_and_the_offset_committed_after(produce, drai
     assert committed(dlq_topic) == 25
     assert drain().consumed == 0
     assert DeadLetterRecord.objects.filter(dlq_topic=dlq_topic).count() == 25
+    assert reviews_of(dlq_topic) == {"new": 25}  # each with its Review, written with it
 
 
 def test_records_read_again_after_a_lost_offset_commit_are_not_stored_twice(produce, drain, dlq_topic, group_id):
@@ -92,3 +94,20 @@ def test_a_straight_copy_that_meets_stored_rows_falls_back_to_insert_or_ignore(p
         again = drain(group_id=group_id + "-replacement")
     assert (again.consumed, again.inserted, again.already_stored) == (5, 0, 5)
     assert DeadLetterRecord.objects.filter(dlq_topic=dlq_topic).count() == 5
+
+
+def test_rows_new_to_an_insert_or_ignore_each_get_their_review(produce, drain, dlq_topic, group_id):
+    produce(dlq_topic, [(b"k", b"v", samples.karafka_headers())] * 5)
+    drain()
+    produce(dlq_topic, [(b"k", b"v", samples.karafka_headers())] * 3)
+    # The straight COPY meets the five stored rows; insert-or-ignore stores the three new ones.
+    with mock.patch.object(drain_module.StoredHighs, "_stored_high", return_value=-1):
+        again = drain(group_id=group_id + "-replacement")
+    assert (again.consumed, again.inserted, again.already_stored) == (8, 3, 5)
+    assert reviews_of(dlq_topic) == {"new": 8}
+
+
+def reviews_of(dlq_topic: str) -> dict[str, int]:
+    """Review statuses of the topic's records; a record without a Review counts as "none"."""
+    statuses = DeadLetterRecord.objects.filter(dlq_topic=dlq_topic).values_list("review__status", flat=True)
+    return dict(Counter(status or "none" for status in statuses))
