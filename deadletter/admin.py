@@ -15,7 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connections, transaction
 from django.db.models import Count, F, Max, Min, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -317,6 +317,14 @@ class DeadLetterRecordAdmin(RepublishAdminMixin, admin.ModelAdmin):
         ),
         ("Republish", {"fields": ("replay_id", "returned_replay_id", "failed_again")}),
     )
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        # Lists linked or bookmarked before the status moved to Review filtered by ?status__exact=.
+        if "status__exact" in request.GET:
+            query = request.GET.copy()
+            query["status"] = query.pop("status__exact")[-1]
+            return HttpResponseRedirect(f"{request.path}?{query.urlencode()}")
+        return super().changelist_view(request, extra_context)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         queryset = super().get_queryset(request)

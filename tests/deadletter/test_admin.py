@@ -146,6 +146,14 @@ def test_a_filtered_list_under_the_limit_shows_the_exact_count(admin_client, jso
     assert "more than" not in response.content.decode()
 
 
+def test_an_old_status_link_is_sent_to_the_status_filter(admin_client, json_row):
+    response = admin_client.get(reverse(CHANGELIST), {"status__exact": "new", "convention__exact": "billing"})
+
+    assert response.status_code == 302
+    assert response.url == reverse(CHANGELIST) + "?convention__exact=billing&status=new"
+    assert admin_client.get(response.url).context["cl"].result_count == 1
+
+
 def test_every_record_bulk_created_has_a_review_even_when_its_primary_key_is_not_read_back():
     fresh = [DeadLetterRecord(dlq_topic="t.bulk", partition=0, offset=n, key=b"k", value=b"{}") for n in range(3)]
     DeadLetterRecord.objects.bulk_create(fresh)
