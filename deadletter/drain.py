@@ -266,22 +266,6 @@ def _copy_insert(connection, rows: list[tuple]) -> int:
         return cursor.rowcount
 
 
-def _insert_reviews(connection, spans: dict[kafka_client.Position, Span]) -> None:
-    """A Review (status new) for each record stored in these spans that has none: the rows a
-    straight COPY just wrote (found by their unique position)."""
-    table = connection.ops.quote_name(DeadLetterRecord._meta.db_table)
-    where, params = [], [Status.NEW.value]
-    for (topic, partition), (low, high) in spans.items():
-        where.append('(dlq_topic = %s AND partition = %s AND "offset" BETWEEN %s AND %s)')
-        params += [topic, partition, low, high]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"{_INSERT_REVIEWS} SELECT id, %s, timestamp FROM {table} WHERE {' OR '.join(where)} "
-            "ON CONFLICT (record_id) DO NOTHING",
-            params,
-        )
-
-
 _INSERT_REVIEWS = f"INSERT INTO {Review._meta.db_table} (record_id, status, timestamp)"
 
 
@@ -297,7 +281,8 @@ def insert_rows(rows: list[tuple], straight: bool = False) -> int:
         if not straight:
             return _copy_insert(connection, rows)
         copy_rows(connection, connection.ops.quote_name(DeadLetterRecord._meta.db_table), rows)
-        _insert_reviews(connection, _spans(rows))
+        # The rows a straight COPY just wrote, found by their unique position.
+        Review.create_missing(DeadLetterRecord.objects.using(connection.alias).filter(_stored(_spans(rows))))
         return len(rows)
     already = DeadLetterRecord.objects.filter(_stored(_spans(rows))).count()
     instances = [as_instance(row) for row in rows]
