@@ -8,7 +8,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, nullcontext
 
 from django.conf import settings
 from django.db import connection
@@ -29,9 +29,9 @@ from .publish import (
     RepublishRefused,
     Source,
     Targets,
+    claim_for_republish,
     load_sources,
     republish_producer,
-    start_republish,
 )
 
 CHUNK_SIZE = 5000
@@ -225,25 +225,72 @@ def _run_chunks(job: ReplayJob) -> Outcome:
     total = Outcome()
     edit = _decode_edit(job.edit)
     producer = republish_producer()
-    targets = None
     size = min(CHUNK_SIZE, job.rate_limit or CHUNK_SIZE)
     started, sent = time.monotonic(), 0
     settler = ChunkSettler(job, total)
-    with cyclic_gc.paused(), closing(loaded_ahead(chunks(job.record_ids, size))) as loaded:
+    unsent: list[InFlight | Outcome] = []
+    # Three stages beside the producing: read the next chunk but one, claim the next, settle the last.
+    loaded = worked_ahead(chunks(job.record_ids, size), load_sources, _nothing_claimed, name="load-ahead")
+    claimer = ChunkClaimer(job, edit)
+    with cyclic_gc.paused(), closing(worked_ahead(loaded, claimer, unsent.append, name="claim-ahead")) as claimed:
         try:
-            for number, (chunk, sources) in enumerate(loaded, start=1):
-                if targets is None or time.monotonic() - targets.read_at > TARGETS_MAX_AGE:
-                    targets = _targets_or_none()
-                settler.submit(_start_chunk(job, sources, edit, producer, targets))
+            for number, ((chunk, _sources), in_flight) in enumerate(claimed, start=1):
+                if isinstance(in_flight, InFlight):
+                    in_flight.send(producer)
+                settler.submit(in_flight)
                 sent += len(chunk)
                 if number % COLLECT_EVERY_CHUNKS == 0:
                     gc.collect()  # what few cycles a long job makes (an error's traceback) do not pile up
                 if job.rate_limit:
                     time.sleep(max(0.0, sent / job.rate_limit - (time.monotonic() - started)))
+                # Stopped meanwhile (or a settle failed): the chunk claimed ahead is not taken (it is unsent).
+                settler.raise_if_failed()
         finally:
-            # Whatever stopped the loop, what was produced is settled (or left publishing, for reconcile).
+            claimed.close()  # stops the claiming thread; what it had claimed for us is in unsent
+            # Whatever stopped the loop, what was produced is settled (or left publishing, for reconcile),
+            # and what was claimed ahead but never produced is settled as failed: not sent.
+            for in_flight in unsent:
+                settler.submit(in_flight.unsent(UNSENT) if isinstance(in_flight, InFlight) else in_flight, quietly=True)
             settler.close()
     return total
+
+
+def _nothing_claimed(_sources) -> None:
+    """Rows read ahead and never claimed stay as they are."""
+
+
+UNSENT = "not sent: the job stopped before producing it (nothing was written); it may be republished again"
+
+
+class ChunkClaimer:
+    """Reads a chunk's dead letters and claims them (committed), one chunk ahead of the producing.
+
+    Called on a thread of its own where other_connections_see_our_rows (worked_ahead):
+    a chunk's claim was half of the job's thread's time, spent waiting for the database,
+    while nothing was produced. Targets (metadata, writable partitions, end offsets)
+    are read here, again once TARGETS_MAX_AGE old.
+    """
+
+    def __init__(self, job: ReplayJob, edit: Edit | None) -> None:
+        self.job, self.edit = job, edit
+        self.targets: Targets | None = None
+
+    def __call__(self, loaded: tuple[list[int], list[Source]]) -> InFlight | Outcome:
+        _chunk, sources = loaded
+        if self.targets is None or time.monotonic() - self.targets.read_at > TARGETS_MAX_AGE:
+            self.targets = _targets_or_none()
+        try:
+            return claim_for_republish(
+                sources,
+                user=self.job.requested_by,
+                target_topic=self.job.target_topic or None,
+                edit=self.edit,
+                job=self.job,
+                targets=self.targets or Targets(),
+            )
+        except (RepublishRefused, KafkaClientError) as exc:
+            # Raised only before it claims a row: these rows stay as they were.
+            return Outcome(skipped=len(sources), errors=[str(exc)])
 
 
 def other_connections_see_our_rows() -> bool:
@@ -253,68 +300,67 @@ def other_connections_see_our_rows() -> bool:
     return connection.vendor != "sqlite" and not connection.in_atomic_block
 
 
-def loaded_ahead(id_chunks: Iterator[list[int]]) -> Iterator[tuple[list[int], list[Source]]]:
-    """Each chunk of ids with its dead letters, the next chunk read while this one is worked on.
+def worked_ahead(items: Iterator, work, unused, name: str) -> Iterator[tuple[object, object]]:
+    """Each item (a chunk of ids) with work(item), the next item's work done while this one is used.
 
-    Reading a chunk's rows is mostly waiting for the database: on a thread of its own
-    (and connection) it overlaps claiming and producing the chunk before it, which took
-    a third of the job's thread. The rows read ahead may have changed status by the
-    time they are claimed; the claim checks status, so that only skips them.
+    On a thread of its own (and database connection) where other_connections_see_our_rows;
+    otherwise each chunk's work is done when it is asked for. The thread works one chunk
+    ahead: it starts on the next when the caller takes one. Closing the iterator stops it;
+    a result it made that was never taken is passed to unused(result), so a chunk claimed
+    ahead is never forgotten. The work of a chunk done ahead may find rows that changed
+    status since they were read; the claim checks status, so that only skips them.
     """
     if not other_connections_see_our_rows():
-        for chunk in id_chunks:
-            yield chunk, load_sources(chunk)
+        with closing(items) if hasattr(items, "close") else nullcontext():
+            for item in items:
+                yield item, work(item)
         return
-    loaded: queue.Queue = queue.Queue(maxsize=1)
+    done: queue.SimpleQueue = queue.SimpleQueue()
+    room = threading.Semaphore(1)  # how many results may be made and not yet taken
     stopping = threading.Event()
-    finished = (None, [], None)
 
-    def hand_over(item) -> bool:
-        while not stopping.is_set():
-            try:
-                loaded.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def load_each() -> None:
-        item = finished
+    def work_each() -> None:
+        last = (None, None, None)  # the end, unless an error
         try:
-            for chunk in id_chunks:
-                if not hand_over((chunk, load_sources(chunk), None)):
-                    return
+            with closing(items) if hasattr(items, "close") else nullcontext():  # an earlier stage stops too
+                for item in items:
+                    while not room.acquire(timeout=0.1):
+                        if stopping.is_set():
+                            return
+                    if stopping.is_set():
+                        return
+                    done.put((item, work(item), None))
         except BaseException as exc:
-            item = (None, [], exc)  # the job stops with this error, never as if it had ended
+            last = (None, None, exc)  # the job stops with this error, never as if it had ended
         finally:
             try:
                 connection.close()  # this thread's own connection
             finally:
-                hand_over(item)
+                done.put(last)
 
-    loader = threading.Thread(target=load_each, name="load-chunks", daemon=True)
-    loader.start()
+    worker = threading.Thread(target=work_each, name=name, daemon=True)
+    worker.start()
     try:
         while True:
             try:
-                chunk, sources, error = loaded.get(timeout=1.0)
+                item, result, error = done.get(timeout=1.0)
             except queue.Empty:
-                if not loader.is_alive() and loaded.empty():
-                    raise RuntimeError("the thread reading the job's rows ended without a word") from None
+                if not worker.is_alive() and done.empty():
+                    raise RuntimeError("the thread working ahead on the job's rows ended without a word") from None
                 continue
             if error is not None:
                 raise error
-            if chunk is None:
+            if item is None:
                 return
-            yield chunk, sources
+            room.release()  # taken: the next item's work may start
+            yield item, result
     finally:
         stopping.set()
-        while loader.is_alive():
-            try:
-                loaded.get(timeout=0.1)
-            except queue.Empty:
-                pass
-        loader.join()
+        worker.join()
+        while not done.empty():
+            item, result, _error = done.get()
+            if item is not None:
+                unused(result)
 
 
 class ChunkSettler:
@@ -337,7 +383,8 @@ class ChunkSettler:
             self._thread = threading.Thread(target=self._settle_queued, name=f"settle-job-{job.pk}", daemon=True)
             self._thread.start()
 
-    def submit(self, in_flight: InFlight | Outcome) -> None:
+    def submit(self, in_flight: InFlight | Outcome, *, quietly: bool = False) -> None:
+        """Settle this chunk after the ones before it; quietly: without raising an earlier chunk's error."""
         if self._thread is None:
             previous, self._waiting = self._waiting, in_flight
             if previous is not None:
@@ -346,7 +393,8 @@ class ChunkSettler:
         # Queued even after a failure: the settle thread skips it (its rows stay publishing, for
         # reconcile), unless the job was only stopped elsewhere, when what was sent is settled.
         self._queue.put(in_flight)
-        self._raise_if_failed()
+        if not quietly:
+            self.raise_if_failed()
 
     def close(self) -> None:
         if self._thread is None:
@@ -356,9 +404,9 @@ class ChunkSettler:
             return
         self._queue.put(None)
         self._thread.join()
-        self._raise_if_failed()
+        self.raise_if_failed()
 
-    def _raise_if_failed(self) -> None:
+    def raise_if_failed(self) -> None:
         if isinstance(self._error, JobNoLongerRunning):
             raise self._error
         if self._error is not None:
@@ -384,22 +432,6 @@ def _targets_or_none() -> Targets | None:
         return None  # the chunk reports the same error when it tries again
 
 
-def _start_chunk(job: ReplayJob, sources: list[Source], edit: Edit | None, producer, targets) -> InFlight | Outcome:
-    try:
-        return start_republish(
-            sources,
-            user=job.requested_by,
-            target_topic=job.target_topic or None,
-            edit=edit,
-            job=job,
-            producer=producer,
-            targets=targets or Targets(),
-        )
-    except (RepublishRefused, KafkaClientError) as exc:
-        # start_republish raises only before it claims a row: these rows stay as they were.
-        return Outcome(skipped=len(sources), errors=[str(exc)])
-
-
 class JobNoLongerRunning(Exception):
     """The job was marked stopped while it ran (taken for abandoned): it claims nothing more."""
 
@@ -416,6 +448,8 @@ def _finish_chunk(job: ReplayJob, in_flight: InFlight | Outcome, total: Outcome)
     }
     if not ReplayJob.objects.filter(pk=job.pk, state=ReplayJob.State.RUNNING).update(**progress):
         # Stopped meanwhile: count what this chunk did, then claim nothing more (otherwise its
-        # rest, run meanwhile, and this job would both send one account's events).
+        # rest, run meanwhile, and this job would both send one account's events). It keeps
+        # the reason it was stopped with.
+        del progress["last_error"]
         ReplayJob.objects.filter(pk=job.pk).update(**progress)
         raise JobNoLongerRunning(f"job {job.pk} was stopped while it ran")

@@ -154,11 +154,11 @@ def _claim_postgresql(rows: list[ClaimRow], defaults: ReplayDefaults) -> set[int
     """
     edited_headers = Replay._meta.get_field("edited_headers").get_db_prep_save(defaults.edited_headers, connection)
     params = [
-        sql.array_literal([row.record_id for row in rows]),
-        sql.array_literal([row.replay_id for row in rows]),
-        sql.array_literal([topic_number[row.target_topic] for row in rows]),
-        sql.array_literal([row.target_partition for row in rows]),
-        sql.array_literal([row.start_offset for row in rows]),
+        sql.plain_array_literal([row.record_id for row in rows]),
+        sql.plain_array_literal([row.replay_id for row in rows]),
+        sql.plain_array_literal([topic_number[row.target_topic] for row in rows]),
+        sql.plain_array_literal([row.target_partition for row in rows]),
+        sql.plain_array_literal([row.start_offset for row in rows]),
         Status.PUBLISHING.value,
         sql.array_literal([status.value for status in REPUBLISHABLE]),
         sql.array_literal(topics),
@@ -223,8 +223,8 @@ def _settle_postgresql(rows: list[SettleRow], settled_at: datetime) -> None:
     """
     publishing = Replay.State.PUBLISHING.value
     params = [
-        sql.array_literal([row.replay_id for row in rows]),
-        sql.array_literal([row.state for row in rows]),
+        sql.plain_array_literal([row.replay_id for row in rows]),
+        sql.plain_array_literal([row.state for row in rows]),  # words: no quoting
         sql.array_literal([row.offset for row in rows]),
         sql.array_literal([row.error for row in rows]),
         publishing,

