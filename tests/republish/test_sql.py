@@ -22,3 +22,14 @@ def test_text_numbers_uuids_and_nulls_read_back_unchanged():
             [sql.array_literal(texts), sql.array_literal(numbers), sql.array_literal(ids)],
         )
         assert cursor.fetchone() == (texts, numbers, ids)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="array literals are PostgreSQL's")
+def test_plain_array_literals_of_numbers_uuids_and_words_read_back_unchanged():
+    numbers, ids, words = [0, -1, 2**40], [str(uuid.uuid4()), str(uuid.uuid4())], ["republished", "failed"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT %s::bigint[], %s::uuid[], %s::varchar[]",
+            [sql.plain_array_literal(numbers), sql.plain_array_literal(ids), sql.plain_array_literal(words)],
+        )
+        assert cursor.fetchone() == (numbers, [uuid.UUID(i) for i in ids], words)
