@@ -236,6 +236,7 @@ def _run_chunks(job: ReplayJob) -> Outcome:
         try:
             for number, ((chunk, _sources), in_flight) in enumerate(claimed, start=1):
                 if isinstance(in_flight, InFlight):
+                    _refuse_if_claimed_too_long_ago(in_flight, unsent)
                     in_flight.send(producer)
                 settler.submit(in_flight)
                 sent += len(chunk)
@@ -253,6 +254,28 @@ def _run_chunks(job: ReplayJob) -> Outcome:
                 settler.submit(in_flight.unsent(UNSENT) if isinstance(in_flight, InFlight) else in_flight, quietly=True)
             settler.close()
     return total
+
+
+# A chunk claimed ahead waits while the job's thread hands the chunk before it to the settle
+# thread, which may still wait for earlier acknowledgements. Reconcile takes a replay older than
+# REPUBLISH_RECONCILE_MIN_AGE (at least the delivery timeout + 10 s) for no longer in flight, so a
+# chunk is sent only within this many seconds of its claim; one that waited longer is not sent.
+CLAIM_SENT_WITHIN = 5.0
+
+
+class ChunkWaitedTooLong(Exception):
+    """The chunk claimed ahead was not sent in time: the brokers acknowledge too slowly."""
+
+
+def _refuse_if_claimed_too_long_ago(in_flight: InFlight, unsent: list) -> None:
+    waited = time.monotonic() - in_flight.claimed_at
+    if waited > CLAIM_SENT_WITHIN:
+        unsent.append(in_flight)  # settled as failed, not sent, like any chunk claimed ahead of a stop
+        raise ChunkWaitedTooLong(
+            f"the brokers acknowledged so slowly that the next chunk waited {waited:.0f} s after its claim "
+            f"(at most {CLAIM_SENT_WITHIN:g} s, so that reconcile can tell a lost record from one still in "
+            "flight); it was not sent. Run the rest once the brokers keep up."
+        )
 
 
 def _nothing_claimed(_sources) -> None:

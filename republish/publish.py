@@ -268,6 +268,7 @@ class InFlight:
     target_topic: str
     edit: Edit | None
     targets: Targets
+    claimed_at: float = 0.0  # time.monotonic() when the claim was committed
 
     def send(self, producer) -> InFlight:
         """Hand the claimed records to the producer; finish() waits for their acknowledgements."""
@@ -283,6 +284,8 @@ class InFlight:
     def unsent(self, reason: str) -> InFlight:
         """Claimed but never handed to the producer: finish() settles these as failed with the reason
         (nothing of them is in Kafka, and failed rows may be republished again)."""
+        if self.pending is not None or self.error is not None:
+            raise RuntimeError("a chunk handed to the producer cannot be settled as not sent")
         for claimed in self.sent:
             self.short.setdefault(claimed.position, reason)
         self.refused, self.sent = self.refused + self.sent, []
@@ -362,6 +365,7 @@ def claim_for_republish(
         target_topic=target_topic or "",
         edit=edit,
         targets=targets,
+        claimed_at=time.monotonic(),
     )
 
 

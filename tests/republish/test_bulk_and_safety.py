@@ -188,11 +188,23 @@ def test_chunks_claimed_ahead_of_a_stopped_job_are_failed_as_not_sent_and_republ
     job = jobs.create_job(ids, user=operator, target_topic=target, rate_limit=100)
     finish_chunk = jobs._finish_chunk
 
+    first_settled = threading.Event()
+
     def stopped_as_abandoned_at_the_first(*args):
-        ReplayJob.objects.filter(pk=job.pk).update(state=ReplayJob.State.STOPPED, last_error="taken for lost")
-        return finish_chunk(*args)
+        try:
+            ReplayJob.objects.filter(pk=job.pk).update(state=ReplayJob.State.STOPPED, last_error="taken for lost")
+            return finish_chunk(*args)
+        finally:
+            first_settled.set()
+
+    raise_if_failed = jobs.ChunkSettler.raise_if_failed
+
+    def after_the_first_settle(settler):
+        first_settled.wait(timeout=30)  # however busy the machine, the job's thread learns of the stop first
+        return raise_if_failed(settler)
 
     monkeypatch.setattr(jobs, "_finish_chunk", stopped_as_abandoned_at_the_first)
+    monkeypatch.setattr(jobs.ChunkSettler, "raise_if_failed", after_the_first_settle)
 
     jobs.run_job(job.pk)
 
@@ -209,6 +221,33 @@ def test_chunks_claimed_ahead_of_a_stopped_job_are_failed_as_not_sent_and_republ
     monkeypatch.setattr(jobs, "_finish_chunk", finish_chunk)
     rest = jobs.rest_of(job, user=operator)
     assert rest.record_ids == ids[100:]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor == "sqlite", reason="claims ahead only where a second connection sees the rows")
+def test_a_chunk_claimed_too_long_before_it_could_be_sent_is_not_sent_and_the_job_stops(
+    make_topic, cluster, operator, monkeypatch
+):
+    # Reconcile must be able to take an old replay for no longer in flight: a chunk is sent within
+    # CLAIM_SENT_WITHIN of its claim. Here the rate limit keeps the next chunk waiting a second.
+    target = make_topic(partitions=1, prefix="test.bulk-late")
+    wait_for_metadata(cluster, target)
+    ids = stored_rows(300, original_topic="billing.nowhere")
+    job = jobs.create_job(ids, user=operator, target_topic=target, rate_limit=100)
+    monkeypatch.setattr(jobs, "CLAIM_SENT_WITHIN", 0.5)
+
+    with pytest.raises(jobs.ChunkWaitedTooLong, match="it was not sent"):
+        jobs.run_job(job.pk)
+
+    job.refresh_from_db()
+    assert job.state == ReplayJob.State.STOPPED and "waited 1 s after its claim" in job.last_error
+    assert (job.done, job.failed) == (100, 100)
+    assert statuses_of(ids) == {Status.REPUBLISHED: 100, Status.FAILED: 100, Status.NEW: 100}
+    assert len(read_partition(cluster, target, 0)) == 100
+    late = Replay.objects.filter(record__in=ids, state=Replay.State.FAILED)
+    assert sorted(replay.record_id for replay in late) == ids[100:200]
+    assert {replay.error for replay in late} == {jobs.UNSENT}
+    assert jobs.rest_of(job, user=operator).record_ids == ids[100:]
 
 
 @pytest.mark.django_db(transaction=True)
