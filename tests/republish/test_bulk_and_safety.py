@@ -175,17 +175,32 @@ def test_a_chunk_that_cannot_be_read_stops_the_job_before_anything_of_it_is_clai
     assert len(read_partition(cluster, target, 0)) == 100
 
 
+@pytest.fixture
+def job_of_100_a_second(make_topic, cluster, operator):
+    """Makes a job of `rows` stored dead letters to a new one-partition topic at 100 records a second:
+    it waits a second after each chunk of 100, while the next chunk is claimed ahead."""
+
+    def make(rows: int, prefix: str):
+        target = make_topic(partitions=1, prefix=prefix)
+        wait_for_metadata(cluster, target)
+        ids = stored_rows(rows, original_topic="billing.nowhere")
+        return target, ids, jobs.create_job(ids, user=operator, target_topic=target, rate_limit=100)
+
+    return make
+
+
+claims_ahead = pytest.mark.skipif(
+    connection.vendor == "sqlite", reason="claims ahead only where a second connection sees the rows"
+)
+
+
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor == "sqlite", reason="claims ahead only where a second connection sees the rows")
+@claims_ahead
 def test_chunks_claimed_ahead_of_a_stopped_job_are_failed_as_not_sent_and_republishable(
-    make_topic, cluster, operator, monkeypatch
+    job_of_100_a_second, cluster, operator, monkeypatch
 ):
-    # 100 records a second: the job waits a second after each chunk of 100; meanwhile the claiming
-    # thread has claimed the next chunk, and the first chunk's settle has stopped the job.
-    target = make_topic(partitions=1, prefix="test.bulk-unsent")
-    wait_for_metadata(cluster, target)
-    ids = stored_rows(500, original_topic="billing.nowhere")
-    job = jobs.create_job(ids, user=operator, target_topic=target, rate_limit=100)
+    # Meanwhile the first chunk's settle has stopped the job.
+    target, ids, job = job_of_100_a_second(500, "test.bulk-unsent")
     finish_chunk = jobs._finish_chunk
 
     first_settled = threading.Event()
@@ -224,16 +239,13 @@ def test_chunks_claimed_ahead_of_a_stopped_job_are_failed_as_not_sent_and_republ
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor == "sqlite", reason="claims ahead only where a second connection sees the rows")
+@claims_ahead
 def test_a_chunk_claimed_too_long_before_it_could_be_sent_is_not_sent_and_the_job_stops(
-    make_topic, cluster, operator, monkeypatch
+    job_of_100_a_second, cluster, operator, monkeypatch
 ):
     # Reconcile must be able to take an old replay for no longer in flight: a chunk is sent within
     # CLAIM_SENT_WITHIN of its claim. Here the rate limit keeps the next chunk waiting a second.
-    target = make_topic(partitions=1, prefix="test.bulk-late")
-    wait_for_metadata(cluster, target)
-    ids = stored_rows(300, original_topic="billing.nowhere")
-    job = jobs.create_job(ids, user=operator, target_topic=target, rate_limit=100)
+    target, ids, job = job_of_100_a_second(300, "test.bulk-late")
     monkeypatch.setattr(jobs, "CLAIM_SENT_WITHIN", 0.5)
 
     with pytest.raises(jobs.ChunkWaitedTooLong, match="it was not sent"):
