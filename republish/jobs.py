@@ -8,7 +8,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import closing, nullcontext
+from contextlib import closing
 
 from django.conf import settings
 from django.db import connection
@@ -29,9 +29,9 @@ from .publish import (
     RepublishRefused,
     Source,
     Targets,
-    claim_for_republish,
     load_sources,
     republish_producer,
+    start_republish,
 )
 
 CHUNK_SIZE = 5000
@@ -225,95 +225,25 @@ def _run_chunks(job: ReplayJob) -> Outcome:
     total = Outcome()
     edit = _decode_edit(job.edit)
     producer = republish_producer()
+    targets = None
     size = min(CHUNK_SIZE, job.rate_limit or CHUNK_SIZE)
     started, sent = time.monotonic(), 0
     settler = ChunkSettler(job, total)
-    unsent: list[InFlight | Outcome] = []
-    # Three stages beside the producing: read the next chunk but one, claim the next, settle the last.
-    loaded = worked_ahead(chunks(job.record_ids, size), load_sources, _nothing_claimed, name="load-ahead")
-    claimer = ChunkClaimer(job, edit)
-    with cyclic_gc.paused(), closing(worked_ahead(loaded, claimer, unsent.append, name="claim-ahead")) as claimed:
+    with cyclic_gc.paused(), closing(loaded_ahead(chunks(job.record_ids, size))) as loaded:
         try:
-            for number, ((chunk, _sources), in_flight) in enumerate(claimed, start=1):
-                if isinstance(in_flight, InFlight):
-                    _refuse_if_claimed_too_long_ago(in_flight, unsent)
-                    in_flight.send(producer)
-                settler.submit(in_flight)
+            for number, (chunk, sources) in enumerate(loaded, start=1):
+                if targets is None or time.monotonic() - targets.read_at > TARGETS_MAX_AGE:
+                    targets = _targets_or_none()
+                settler.submit(_start_chunk(job, sources, edit, producer, targets))
                 sent += len(chunk)
                 if number % COLLECT_EVERY_CHUNKS == 0:
                     gc.collect()  # what few cycles a long job makes (an error's traceback) do not pile up
                 if job.rate_limit:
                     time.sleep(max(0.0, sent / job.rate_limit - (time.monotonic() - started)))
-                # Stopped meanwhile (or a settle failed): the chunk claimed ahead is not taken (it is unsent).
-                settler.raise_if_failed()
         finally:
-            claimed.close()  # stops the claiming thread; what it had claimed for us is in unsent
-            # Whatever stopped the loop, what was produced is settled (or left publishing, for reconcile),
-            # and what was claimed ahead but never produced is settled as failed: not sent.
-            for in_flight in unsent:
-                settler.submit(in_flight.unsent(UNSENT) if isinstance(in_flight, InFlight) else in_flight, quietly=True)
+            # Whatever stopped the loop, what was produced is settled (or left publishing, for reconcile).
             settler.close()
     return total
-
-
-# A chunk claimed ahead waits while the job's thread hands the chunk before it to the settle
-# thread, which may still wait for earlier acknowledgements. Reconcile takes a replay older than
-# REPUBLISH_RECONCILE_MIN_AGE (at least the delivery timeout + 10 s) for no longer in flight, so a
-# chunk is sent only within this many seconds of its claim; one that waited longer is not sent.
-CLAIM_SENT_WITHIN = 5.0
-
-
-class ChunkWaitedTooLong(Exception):
-    """The chunk claimed ahead was not sent in time: the brokers acknowledge too slowly."""
-
-
-def _refuse_if_claimed_too_long_ago(in_flight: InFlight, unsent: list) -> None:
-    waited = time.monotonic() - in_flight.claimed_at
-    if waited > CLAIM_SENT_WITHIN:
-        unsent.append(in_flight)  # settled as failed, not sent, like any chunk claimed ahead of a stop
-        raise ChunkWaitedTooLong(
-            f"the brokers acknowledged so slowly that the next chunk waited {waited:.0f} s after its claim "
-            f"(at most {CLAIM_SENT_WITHIN:g} s, so that reconcile can tell a lost record from one still in "
-            "flight); it was not sent. Run the rest once the brokers keep up."
-        )
-
-
-def _nothing_claimed(_sources) -> None:
-    """Rows read ahead and never claimed stay as they are."""
-
-
-UNSENT = "not sent: the job stopped before producing it (nothing was written); it may be republished again"
-
-
-class ChunkClaimer:
-    """Reads a chunk's dead letters and claims them (committed), one chunk ahead of the producing.
-
-    Called on a thread of its own where other_connections_see_our_rows (worked_ahead):
-    a chunk's claim was half of the job's thread's time, spent waiting for the database,
-    while nothing was produced. Targets (metadata, writable partitions, end offsets)
-    are read here, again once TARGETS_MAX_AGE old.
-    """
-
-    def __init__(self, job: ReplayJob, edit: Edit | None) -> None:
-        self.job, self.edit = job, edit
-        self.targets: Targets | None = None
-
-    def __call__(self, loaded: tuple[list[int], list[Source]]) -> InFlight | Outcome:
-        _chunk, sources = loaded
-        if self.targets is None or time.monotonic() - self.targets.read_at > TARGETS_MAX_AGE:
-            self.targets = _targets_or_none()
-        try:
-            return claim_for_republish(
-                sources,
-                user=self.job.requested_by,
-                target_topic=self.job.target_topic or None,
-                edit=self.edit,
-                job=self.job,
-                targets=self.targets or Targets(),
-            )
-        except (RepublishRefused, KafkaClientError) as exc:
-            # Raised only before it claims a row: these rows stay as they were.
-            return Outcome(skipped=len(sources), errors=[str(exc)])
 
 
 def other_connections_see_our_rows() -> bool:
@@ -323,67 +253,68 @@ def other_connections_see_our_rows() -> bool:
     return connection.vendor != "sqlite" and not connection.in_atomic_block
 
 
-def worked_ahead(items: Iterator, work, unused, name: str) -> Iterator[tuple[object, object]]:
-    """Each item (a chunk of ids) with work(item), the next item's work done while this one is used.
+def loaded_ahead(id_chunks: Iterator[list[int]]) -> Iterator[tuple[list[int], list[Source]]]:
+    """Each chunk of ids with its dead letters, the next chunk read while this one is worked on.
 
-    On a thread of its own (and database connection) where other_connections_see_our_rows;
-    otherwise each chunk's work is done when it is asked for. The thread works one chunk
-    ahead: it starts on the next when the caller takes one. Closing the iterator stops it;
-    a result it made that was never taken is passed to unused(result), so a chunk claimed
-    ahead is never forgotten. The work of a chunk done ahead may find rows that changed
-    status since they were read; the claim checks status, so that only skips them.
+    Reading a chunk's rows is mostly waiting for the database: on a thread of its own
+    (and connection) it overlaps claiming and producing the chunk before it, which took
+    a third of the job's thread. The rows read ahead may have changed status by the
+    time they are claimed; the claim checks status, so that only skips them.
     """
     if not other_connections_see_our_rows():
-        with closing(items) if hasattr(items, "close") else nullcontext():
-            for item in items:
-                yield item, work(item)
+        for chunk in id_chunks:
+            yield chunk, load_sources(chunk)
         return
-    done: queue.SimpleQueue = queue.SimpleQueue()
-    room = threading.Semaphore(1)  # how many results may be made and not yet taken
+    loaded: queue.Queue = queue.Queue(maxsize=1)
     stopping = threading.Event()
+    finished = (None, [], None)
 
-    def work_each() -> None:
-        last = (None, None, None)  # the end, unless an error
+    def hand_over(item) -> bool:
+        while not stopping.is_set():
+            try:
+                loaded.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def load_each() -> None:
+        item = finished
         try:
-            with closing(items) if hasattr(items, "close") else nullcontext():  # an earlier stage stops too
-                for item in items:
-                    while not room.acquire(timeout=0.1):
-                        if stopping.is_set():
-                            return
-                    if stopping.is_set():
-                        return
-                    done.put((item, work(item), None))
+            for chunk in id_chunks:
+                if not hand_over((chunk, load_sources(chunk), None)):
+                    return
         except BaseException as exc:
-            last = (None, None, exc)  # the job stops with this error, never as if it had ended
+            item = (None, [], exc)  # the job stops with this error, never as if it had ended
         finally:
             try:
                 connection.close()  # this thread's own connection
             finally:
-                done.put(last)
+                hand_over(item)
 
-    worker = threading.Thread(target=work_each, name=name, daemon=True)
-    worker.start()
+    loader = threading.Thread(target=load_each, name="load-chunks", daemon=True)
+    loader.start()
     try:
         while True:
             try:
-                item, result, error = done.get(timeout=1.0)
+                chunk, sources, error = loaded.get(timeout=1.0)
             except queue.Empty:
-                if not worker.is_alive() and done.empty():
-                    raise RuntimeError("the thread working ahead on the job's rows ended without a word") from None
+                if not loader.is_alive() and loaded.empty():
+                    raise RuntimeError("the thread reading the job's rows ended without a word") from None
                 continue
             if error is not None:
                 raise error
-            if item is None:
+            if chunk is None:
                 return
-            room.release()  # taken: the next item's work may start
-            yield item, result
+            yield chunk, sources
     finally:
         stopping.set()
-        worker.join()
-        while not done.empty():
-            item, result, _error = done.get()
-            if item is not None:
-                unused(result)
+        while loader.is_alive():
+            try:
+                loaded.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        loader.join()
 
 
 class ChunkSettler:
@@ -406,8 +337,7 @@ class ChunkSettler:
             self._thread = threading.Thread(target=self._settle_queued, name=f"settle-job-{job.pk}", daemon=True)
             self._thread.start()
 
-    def submit(self, in_flight: InFlight | Outcome, *, quietly: bool = False) -> None:
-        """Settle this chunk after the ones before it; quietly: without raising an earlier chunk's error."""
+    def submit(self, in_flight: InFlight | Outcome) -> None:
         if self._thread is None:
             previous, self._waiting = self._waiting, in_flight
             if previous is not None:
@@ -416,8 +346,7 @@ class ChunkSettler:
         # Queued even after a failure: the settle thread skips it (its rows stay publishing, for
         # reconcile), unless the job was only stopped elsewhere, when what was sent is settled.
         self._queue.put(in_flight)
-        if not quietly:
-            self.raise_if_failed()
+        self._raise_if_failed()
 
     def close(self) -> None:
         if self._thread is None:
@@ -427,9 +356,9 @@ class ChunkSettler:
             return
         self._queue.put(None)
         self._thread.join()
-        self.raise_if_failed()
+        self._raise_if_failed()
 
-    def raise_if_failed(self) -> None:
+    def _raise_if_failed(self) -> None:
         if isinstance(self._error, JobNoLongerRunning):
             raise self._error
         if self._error is not None:
@@ -453,6 +382,22 @@ def _targets_or_none() -> Targets | None:
         return Targets()
     except KafkaClientError:
         return None  # the chunk reports the same error when it tries again
+
+
+def _start_chunk(job: ReplayJob, sources: list[Source], edit: Edit | None, producer, targets) -> InFlight | Outcome:
+    try:
+        return start_republish(
+            sources,
+            user=job.requested_by,
+            target_topic=job.target_topic or None,
+            edit=edit,
+            job=job,
+            producer=producer,
+            targets=targets or Targets(),
+        )
+    except (RepublishRefused, KafkaClientError) as exc:
+        # start_republish raises only before it claims a row: these rows stay as they were.
+        return Outcome(skipped=len(sources), errors=[str(exc)])
 
 
 class JobNoLongerRunning(Exception):

@@ -268,7 +268,6 @@ class InFlight:
     target_topic: str
     edit: Edit | None
     targets: Targets
-    claimed_at: float = 0.0  # time.monotonic() when the claim was committed
 
     def send(self, producer) -> InFlight:
         """Hand the claimed records to the producer; finish() waits for their acknowledgements."""
@@ -279,16 +278,6 @@ class InFlight:
             # Without its traceback: that holds this frame, which holds self (a cycle, and a
             # bulk job runs with the cycle collector paused).
             self.error = exc.with_traceback(None)
-        return self
-
-    def unsent(self, reason: str) -> InFlight:
-        """Claimed but never handed to the producer: finish() settles these as failed with the reason
-        (nothing of them is in Kafka, and failed rows may be republished again)."""
-        if self.pending is not None or self.error is not None:
-            raise RuntimeError("a chunk handed to the producer cannot be settled as not sent")
-        for claimed in self.sent:
-            self.short.setdefault(claimed.position, reason)
-        self.refused, self.sent = self.refused + self.sent, []
         return self
 
     def finish(self) -> Outcome:
@@ -365,7 +354,6 @@ def claim_for_republish(
         target_topic=target_topic or "",
         edit=edit,
         targets=targets,
-        claimed_at=time.monotonic(),
     )
 
 
