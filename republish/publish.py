@@ -269,17 +269,6 @@ class InFlight:
     edit: Edit | None
     targets: Targets
 
-    def send(self, producer) -> InFlight:
-        """Hand the claimed records to the producer; finish() waits for their acknowledgements."""
-        replayed_by = self.user.get_username() if self.user else "system"
-        try:
-            self.pending = kafka_client.produce_started(producer, outgoing_records(self.sent, self.edit, replayed_by))
-        except kafka_client.KafkaClientError as exc:
-            # Without its traceback: that holds this frame, which holds self (a cycle, and a
-            # bulk job runs with the cycle collector paused).
-            self.error = exc.with_traceback(None)
-        return self
-
     def finish(self) -> Outcome:
         if self.pending is not None:
             deliveries = self.pending.wait()
@@ -312,28 +301,18 @@ def republish(records: Sequence[DeadLetterRecord | Source], **options) -> Outcom
 def start_republish(
     records: Sequence[DeadLetterRecord | Source],
     *,
-    producer=None,
-    **options,
-) -> InFlight:
-    """Claim the records (committed) and hand them to the producer without waiting
-    (options as for claim_for_republish, which raises before anything is claimed)."""
-    producer = producer or republish_producer()  # before the claim: a producer that cannot be made claims nothing
-    return claim_for_republish(records, **options).send(producer)
-
-
-def claim_for_republish(
-    records: Sequence[DeadLetterRecord | Source],
-    *,
     user,
     target_topic: str | None = None,
     edit: Edit | None = None,
     job: ReplayJob | None = None,
+    producer=None,
     targets: Targets | None = None,
 ) -> InFlight:
-    """Plan where each record goes and claim the republishable ones (committed); send() produces them.
+    """Claim the records (committed) and hand them to the producer without waiting.
 
     Raises RepublishRefused or KafkaClientError only before anything is claimed.
     """
+    producer = producer or republish_producer()  # before the claim: a producer that cannot be made claims nothing
     sources = [record if isinstance(record, Source) else Source.of(record) for record in records]
     targets = targets or Targets()
     planned = {source.pk: targets.plan(source, target_topic) for source in sources}
@@ -342,7 +321,7 @@ def claim_for_republish(
     short = targets.unwritable(wanted) | {p: str(e) for p, e in failures.items()}
 
     claims = claim(sources, planned, start_offsets, user=user, edit=edit, job=job)
-    return InFlight(
+    in_flight = InFlight(
         sent=[c for c in claims if c.position not in short],
         refused=[c for c in claims if c.position in short],
         short=short,
@@ -355,6 +334,14 @@ def claim_for_republish(
         edit=edit,
         targets=targets,
     )
+    replayed_by = user.get_username() if user else "system"
+    try:
+        in_flight.pending = kafka_client.produce_started(producer, outgoing_records(in_flight.sent, edit, replayed_by))
+    except kafka_client.KafkaClientError as exc:
+        # Without its traceback: that holds this frame, which holds in_flight (a cycle, and a
+        # bulk job runs with the cycle collector paused).
+        in_flight.error = exc.with_traceback(None)
+    return in_flight
 
 
 def _audit_action(edit: Edit | None, job: ReplayJob | None) -> str:

@@ -5,6 +5,8 @@ import json
 import pytest
 
 from deadletter.models import Status
+from opsportal.kafka_client import KafkaClientError
+from republish import publish
 from republish.edits import EditRejected, check_edit
 from republish.headers import REPLAY_HEADERS
 from republish.models import AuditEntry, Replay
@@ -137,3 +139,18 @@ def test_replay_headers_are_replaced_not_stacked(dead_letters, operator, cluster
     names = [name for name, _ in landed.headers]
     assert [n for n in names if n in REPLAY_HEADERS] == list(REPLAY_HEADERS)
     assert dict(landed.headers)["x-replay-count"] == b"3"
+
+
+def test_a_producer_that_cannot_be_made_claims_nothing(dead_letters, operator, monkeypatch):
+    (row,) = dead_letters([(b"acc_noproducer", billing_event("acc_noproducer"))])
+
+    def no_producer():
+        raise KafkaClientError("creating a producer failed: bad bootstrap.servers")
+
+    monkeypatch.setattr(publish, "republish_producer", no_producer)
+
+    with pytest.raises(KafkaClientError, match="creating a producer failed"):
+        republish([row], user=operator)
+
+    row.refresh_from_db()
+    assert row.status == Status.NEW and not Replay.objects.filter(record=row).exists()
