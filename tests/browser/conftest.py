@@ -37,8 +37,8 @@ def browser(django_db_setup):
             chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             try:
                 yield chromium
-            finally:
                 chromium.close()
+            finally:
                 # While that loop runs, Django keeps this thread's connections apart from the
                 # ones it has without it (asgiref stores them per context then): close them
                 # before it stops, or one stays open and the test database cannot be dropped.
