@@ -65,7 +65,7 @@ def array_literal(values: list) -> str:
 
 
 def plain_array_literal(values: Iterable) -> str:
-    """'{1,2,3}' for elements whose text needs no quoting: numbers and UUIDs (never None).
+    """'{1,2,3}' for elements whose text needs no quoting: numbers, UUIDs and state words (never None).
 
     A third cheaper than array_literal for the chunk's id and offset columns.
     """

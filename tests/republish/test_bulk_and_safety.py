@@ -13,7 +13,7 @@ from deadletter.models import DeadLetterRecord, Review, Status
 from opsportal import kafka_client
 from republish import jobs, outbox, safety
 from republish.models import Replay, ReplayJob
-from republish.publish import RepublishRefused, republish
+from republish.publish import Outcome, RepublishRefused, republish
 from republish.tasks import run_replay_job
 
 from .conftest import billing_event, read_partition, wait_for_metadata
@@ -182,10 +182,13 @@ def test_a_job_stopped_elsewhere_while_it_runs_claims_nothing_more_and_settles_w
     target, ids, job = job_in_chunks_of_100(800, "test.bulk-stopped")
     finish_chunk = jobs._finish_chunk
 
-    def stopped_as_abandoned_after_the_first(*args):
+    def stopped_as_abandoned_after_the_first(job_, in_flight, total):
         if not ReplayJob.objects.filter(pk=job.pk, state=ReplayJob.State.STOPPED).exists():
             ReplayJob.objects.filter(pk=job.pk).update(state=ReplayJob.State.STOPPED, last_error="taken for lost")
-        return finish_chunk(*args)
+        # A chunk settled after the stop reports an error of its own: the job keeps the reason it was stopped with.
+        outcome = in_flight if isinstance(in_flight, Outcome) else in_flight.finish()
+        outcome.errors.append("an error of a chunk settled after the stop")
+        return finish_chunk(job_, outcome, total)
 
     monkeypatch.setattr(jobs, "_finish_chunk", stopped_as_abandoned_after_the_first)
 
