@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from republish import sql
 
@@ -33,3 +33,18 @@ def test_plain_array_literals_of_numbers_uuids_and_words_read_back_unchanged():
             [sql.plain_array_literal(numbers), sql.plain_array_literal(ids), sql.plain_array_literal(words)],
         )
         assert cursor.fetchone() == (numbers, [uuid.UUID(i) for i in ids], words)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the planner settings are PostgreSQL's")
+def test_planner_settings_outside_a_transaction_are_refused_not_silently_lost():
+    with pytest.raises(RuntimeError, match="inside a transaction"):
+        sql.plan_as_key_lookups()
+    with transaction.atomic():
+        sql.plan_as_key_lookups()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('enable_indexscan'), current_setting('enable_seqscan')")
+            assert cursor.fetchone() == ("off", "off")
+    with connection.cursor() as cursor:  # gone with the transaction
+        cursor.execute("SELECT current_setting('enable_indexscan')")
+        assert cursor.fetchone() == ("on",)
