@@ -18,6 +18,7 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -109,9 +110,19 @@ WARM_UP_ROUNDS = 20  # each leaves its records in the raw topic (3 replicas, ~6 
 JIT_QUIET = 0.05  # the compilers' share of the brokers' CPU below which they count as warm
 
 
-def _ticks(stat: str) -> int:
-    """User and system CPU ticks from a /proc .../stat line."""
-    return sum(int(value) for value in stat.rsplit(")", 1)[1].split()[11:13])
+def _processes() -> Iterator[tuple[int, str]]:
+    """(pid, command name) of each process running now."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            yield int(pid), Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            continue  # ended meanwhile
+
+
+def _stat_fields(path: str) -> list[str]:
+    """The fields after the command name in a /proc .../stat file: [11] user, [12] system ticks,
+    [13] and [14] those of reaped children. Raises OSError if the process or thread has ended."""
+    return Path(path).read_text().rsplit(")", 1)[1].split()
 
 
 def broker_ticks() -> tuple[int, int, int]:
@@ -119,22 +130,21 @@ def broker_ticks() -> tuple[int, int, int]:
     brokers there are. A process's own total keeps the time of its threads that ended; a compiler
     thread that ends takes its ticks with it, so a round in which one ended is not judged."""
     total = compiling = brokers = 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
+    for pid, name in _processes():
+        if name != "java":
+            continue
         try:
-            if Path(f"/proc/{pid}/comm").read_text().strip() != "java":
-                continue
-            total += _ticks(Path(f"/proc/{pid}/stat").read_text())
+            total += sum(int(value) for value in _stat_fields(f"/proc/{pid}/stat")[11:13])
             threads = os.listdir(f"/proc/{pid}/task")
         except OSError:
             continue  # ended meanwhile
         brokers += 1
         for tid in threads:
             try:
-                stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+                if Path(f"/proc/{pid}/task/{tid}/comm").read_text().startswith(("C1 CompilerThre", "C2 CompilerThre")):
+                    compiling += sum(int(value) for value in _stat_fields(f"/proc/{pid}/task/{tid}/stat")[11:13])
             except OSError:
                 continue
-            if stat[stat.index("(") + 1 : stat.rindex(")")].startswith(("C1 CompilerThre", "C2 CompilerThre")):
-                compiling += _ticks(stat)
     return total, compiling, brokers
 
 
@@ -186,15 +196,16 @@ class MachineLoad:
     def _cpu_seconds(cls) -> dict[tuple[str, int], float]:
         """CPU seconds of each process (and its reaped children) that is java, postgres or this one."""
         seconds = {}
-        for pid in filter(str.isdigit, os.listdir("/proc")):
+        for pid, name in _processes():
+            group = "this process" if pid == os.getpid() else {"java": "brokers"}.get(name, name)
+            if group not in ("brokers", "postgres", "this process"):
+                continue
             try:
-                name = Path(f"/proc/{pid}/comm").read_text().strip()
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                seconds[group, pid] = (
+                    sum(int(value) for value in _stat_fields(f"/proc/{pid}/stat")[11:15]) / cls.CLOCK_TICKS
+                )
             except OSError:
                 continue  # ended meanwhile
-            group = "this process" if int(pid) == os.getpid() else {"java": "brokers"}.get(name, name)
-            if group in ("brokers", "postgres", "this process"):
-                seconds[group, int(pid)] = sum(int(value) for value in fields[11:15]) / cls.CLOCK_TICKS
         return seconds
 
     def __enter__(self):

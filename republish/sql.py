@@ -32,11 +32,11 @@ def plan_as_key_lookups() -> None:
 
     Index scans (plain and index-only) are off too, which leaves a bitmap scan of
     the key's index, driven by each chunk row, as the only table access still
-    enabled. With them on, a statistics estimate of a handful of rows (a table analyzed when it
-    held only dead rows is estimated empty however much it grows; a status guard's
-    estimate is a guess) made PostgreSQL scan the table's whole index once and join
-    each row found with every chunk row: quadratic, 1.8 s instead of 70 ms for a
-    5,000-row chunk. Measured in 4 alternating pairs: a 20,000-row chunk's claim and
+    enabled. With them on, an estimate of a handful of rows (a table analyzed when
+    it held only dead rows is estimated empty however much it grows; a status
+    guard's estimate is a guess) made PostgreSQL scan the table's whole index once
+    and join each row found with every chunk row: quadratic, 1.8 s instead of 70 ms
+    for a 5,000-row chunk. Measured in 4 alternating pairs: a 20,000-row chunk's claim and
     settle took 775-987 ms with bitmap scans, 830-1,016 ms with plain index scans.
 
     The settings last until the transaction ends; outside one they would do nothing.
