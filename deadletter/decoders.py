@@ -162,12 +162,19 @@ class Family:
     convention: str
     origin: dict[str, tuple[str, Callable]]  # field -> (header, reader); read from the first occurrence
     error: dict[str, tuple[str, Callable]]  # field -> (header, reader); read from the last occurrence
+    # Spring's DeadLetterPublishingRecoverer writes a key-deserialization failure under other names
+    # (kafka_dlt-key-exception-*) and no value ones: field -> (header, reader), used instead of `error`'s
+    # for those fields when the key variant was written last (see _error_table).
+    key_error: dict[str, tuple[str, Callable]] = field(default_factory=dict)
 
     def readers(self) -> dict[str, Callable]:
-        return {header: reader for header, reader in (*self.origin.values(), *self.error.values())}
+        tables = (self.origin, self.error, self.key_error)
+        return {header: reader for table in tables for header, reader in table.values()}
 
 
-def _spring_family(convention: str, origin_prefix: str, exception_prefix: str) -> Family:
+def _spring_family(convention: str, origin_prefix: str, exception_prefix: str, key_exceptions: bool) -> Family:
+    """Spring Kafka's recoverer names; `key_exceptions`: it also writes <prefix>key-exception-* for keys
+    that failed to deserialize (the cause class goes to <prefix>exception-cause-fqcn either way)."""
     return Family(
         convention,
         origin={
@@ -182,6 +189,13 @@ def _spring_family(convention: str, origin_prefix: str, exception_prefix: str) -
             "error_message": (f"{exception_prefix}exception-message", _text),
             "stack_trace": (f"{exception_prefix}exception-stacktrace", _text),
         },
+        key_error={
+            "error_type": (f"{exception_prefix}key-exception-fqcn", _text),
+            "error_message": (f"{exception_prefix}key-exception-message", _text),
+            "stack_trace": (f"{exception_prefix}key-exception-stacktrace", _text),
+        }
+        if key_exceptions
+        else {},
     )
 
 
@@ -202,13 +216,15 @@ BILLING_FAMILY = Family(
         "failed_at": ("x-failed-at", _iso_time),
     },
 )
-SPRING_KAFKA_FAMILY = _spring_family(SPRING_KAFKA, "kafka_dlt-original-", "kafka_dlt-")
-SPRING_CLOUD_STREAM_FAMILY = _spring_family(SPRING_CLOUD_STREAM, "x-original-", "x-")
-_retry = _spring_family(SPRING_RETRY, "kafka_original-", "kafka_")
+SPRING_KAFKA_FAMILY = _spring_family(SPRING_KAFKA, "kafka_dlt-original-", "kafka_dlt-", key_exceptions=True)
+SPRING_CLOUD_STREAM_FAMILY = _spring_family(SPRING_CLOUD_STREAM, "x-original-", "x-", key_exceptions=False)
+# @RetryableTopic's recoverer: kafka_key-exception-* for keys (DeadLetterPublishingRecovererFactory).
+_retry = _spring_family(SPRING_RETRY, "kafka_original-", "kafka_", key_exceptions=True)
 SPRING_RETRY_FAMILY = Family(
     SPRING_RETRY,
     origin=_retry.origin,
     error=_retry.error | {"retry_count": ("retry_topic-attempts", _attempts)},
+    key_error=_retry.key_error,
 )
 KAFKA_CONNECT_FAMILY = Family(
     KAFKA_CONNECT,
@@ -280,7 +296,11 @@ def choose_family(headers: _Names) -> Family:
         return SPRING_CLOUD_STREAM_FAMILY
     if headers.has_prefix("retry_topic-") or "kafka_original-topic" in headers:
         return SPRING_RETRY_FAMILY
-    if "kafka_dlt-original-topic" in headers or "kafka_dlt-exception-fqcn" in headers:
+    if (
+        "kafka_dlt-original-topic" in headers
+        or "kafka_dlt-exception-fqcn" in headers
+        or "kafka_dlt-key-exception-fqcn" in headers
+    ):
         return SPRING_KAFKA_FAMILY
     if headers.has_prefix("__connect.errors."):
         return KAFKA_CONNECT_FAMILY
@@ -337,9 +357,29 @@ class _Plan:
     replay_at: int | None
 
 
+def _error_table(family: Family, names: _Names) -> dict[str, tuple[str, Callable]]:
+    """The value variant of the error headers, or the key variant where Spring wrote that one last.
+
+    For a key that failed to deserialize Spring writes only kafka_dlt-key-exception-{fqcn,message,
+    stacktrace} (plus the shared kafka_dlt-exception-cause-fqcn, which is no value variant). With both
+    key and value failing it writes the key variant, then the value one: the value one is read. A record
+    dead-lettered again keeps the other variant of an earlier hop, so the one written last is the latest.
+    """
+    if not family.key_error:
+        return family.error
+
+    def written_last(table: dict[str, tuple[str, Callable]]) -> int:
+        return max((names.last[header] for header, _ in table.values() if header in names), default=-1)
+
+    value_variant = {attribute: family.error[attribute] for attribute in family.key_error}
+    if written_last(family.key_error) > written_last(value_variant):
+        return family.error | family.key_error
+    return family.error
+
+
 def _steps(family: Family, names: _Names) -> tuple[_Step, ...]:
     origin = [(a, names.first[n], reader, n) for a, (n, reader) in family.origin.items() if n in names]
-    error = [(a, names.last[n], reader, n) for a, (n, reader) in family.error.items() if n in names]
+    error = [(a, names.last[n], reader, n) for a, (n, reader) in _error_table(family, names).items() if n in names]
     return tuple((*step, _INT_LIMITS.get(step[0])) for step in origin + error)
 
 
