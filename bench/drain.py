@@ -4,7 +4,7 @@
         .venv/bin/python bench/drain.py [--records 200000] [--list-rows 1000000]
 
 Produces ~1 KiB dead-letter records in every convention to a fresh topic, then measures
-1. raw consume: kafka_client.poll_raw (plain tuples) with no database;
+1. raw consume: kafka.poll_raw (plain tuples) with no database;
 2. raw insert: the same rows, decoded ahead, into the real table with no Kafka, by the
    fastest bulk path: one binary COPY in one transaction on PostgreSQL (bulk_create on
    SQLite); the rows are deleted and the table vacuumed afterwards, untimed;
@@ -42,7 +42,8 @@ from django.urls import reverse  # noqa: E402
 
 from deadletter.drain import as_instance, copy_rows, drain_dead_letter, insert_rows, row_values  # noqa: E402
 from deadletter.models import DeadLetterRecord, Review  # noqa: E402
-from opsportal import kafka_client  # noqa: E402
+from opsportal import kafka  # noqa: E402
+from opsportal.kafka.testing import produce_records  # noqa: E402
 from tests.deadletter import samples  # noqa: E402
 
 
@@ -55,19 +56,19 @@ def bench_records(count: int):
 
 
 def produce(topic: str, count: int) -> float:
-    client = kafka_client.producer(**{"linger.ms": 20, "batch.size": 1_000_000, "compression.type": "lz4"})
+    client = kafka.producer(**{"linger.ms": 20, "batch.size": 1_000_000, "compression.type": "lz4"})
     started = time.perf_counter()
-    kafka_client.produce_records(client, topic, bench_records(count))
+    produce_records(client, topic, bench_records(count))
     return time.perf_counter() - started
 
 
 def raw_consume(topic: str, count: int) -> float:
-    consumer = kafka_client.consumer(f"bench-raw-{uuid.uuid4().hex[:8]}")
-    kafka_client.assign(consumer, {(topic, 0): kafka_client.OFFSET_BEGINNING})
+    consumer = kafka.consumer(f"bench-raw-{uuid.uuid4().hex[:8]}")
+    kafka.assign(consumer, {(topic, 0): kafka.OFFSET_BEGINNING})
     seen = 0
     started = time.perf_counter()
     while seen < count:
-        seen += len(kafka_client.poll_raw(consumer, 5000, 5.0))
+        seen += len(kafka.poll(consumer, 5000, 5.0))
     elapsed = time.perf_counter() - started
     consumer.close()
     return count / elapsed
@@ -77,7 +78,7 @@ def built_rows(topic: str, count: int, offset_base: int = 0) -> list[tuple]:
     """The rows the drain would write, decoded ahead so the insert is timed alone."""
     now = datetime.now(UTC)
     return [
-        row_values(kafka_client.Record(topic, 0, offset_base + i, 1764000000000 + i * 7_000, k, v, tuple(h)), now)
+        row_values(kafka.Record(topic, 0, offset_base + i, 1764000000000 + i * 7_000, k, v, tuple(h)), now)
         for i, (k, v, h) in enumerate(bench_records(count))
     ]
 
@@ -182,7 +183,7 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     topic = f"bench.dead-letter.{uuid.uuid4().hex[:8]}"
     group_id = f"bench-drain-{uuid.uuid4().hex[:8]}"
-    assert kafka_client.create_topics([kafka_client.NewTopicSpec(topic, 1, 3, {"min.insync.replicas": "2"})]) == {}
+    assert kafka.create_topics([kafka.NewTopicSpec(topic, 1, 3, {"min.insync.replicas": "2"})]) == {}
     try:
         print(f"database: {connection.vendor}; topic {topic}; {args.records} records")
         print(f"produced in {produce(topic, args.records):.1f} s")
@@ -200,8 +201,8 @@ def main() -> None:
         print(f"drain peak RSS: {drained['peak_rss_mib']:.0f} MiB")
         print(f"bench process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     finally:
-        kafka_client.delete_topics([topic])
-        kafka_client.delete_groups([group_id])
+        kafka.delete_topics([topic])
+        kafka.delete_groups([group_id])
     fill_table(args.list_rows)
     print(f"admin list at {DeadLetterRecord.objects.count():,} rows (median server ms):")
     for label, ms in list_page_ms().items():

@@ -33,7 +33,7 @@ from django.contrib.auth.models import User  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from deadletter.models import DeadLetterRecord, Review  # noqa: E402
-from opsportal import kafka_client  # noqa: E402
+from opsportal import kafka  # noqa: E402
 from republish import jobs  # noqa: E402
 from republish.headers import replay_headers  # noqa: E402
 from republish.models import AuditEntry, Replay, ReplayJob  # noqa: E402
@@ -91,7 +91,7 @@ def settle_tables() -> None:
 def raw_produce(topic: str, count: int, first: int = 0) -> float:
     producer = republish_producer()
     outgoing = (
-        kafka_client.OutgoingRecord(
+        kafka.OutgoingRecord(
             topic,
             f"acc_{n % 5000}".encode(),
             event(n),
@@ -100,7 +100,7 @@ def raw_produce(topic: str, count: int, first: int = 0) -> float:
         for n in range(first, first + count)
     )
     started = time.perf_counter()
-    deliveries = kafka_client.produce_each(producer, outgoing)
+    deliveries = kafka.produce(producer, outgoing).wait()
     elapsed = time.perf_counter() - started
     assert all(d.error is None for d in deliveries), "raw produce had failures"
     return elapsed
@@ -232,9 +232,9 @@ def main() -> None:
     count = parser.parse_args().records
     tag = uuid.uuid4().hex[:8]
     raw_topic, target_topic, dlq_topic = f"bench.raw.{tag}", f"bench.republish.{tag}", f"bench.dlq.{tag}"
-    specs = [kafka_client.NewTopicSpec(t, PARTITIONS, 3, {}) for t in (raw_topic, target_topic)]
-    assert kafka_client.create_topics(specs) == {}
-    while not {raw_topic, target_topic} <= set(kafka_client.list_topics()):
+    specs = [kafka.NewTopicSpec(t, PARTITIONS, 3, {}) for t in (raw_topic, target_topic)]
+    assert kafka.create_topics(specs) == {}
+    while not {raw_topic, target_topic} <= set(kafka.list_topics()):
         time.sleep(0.2)
     user, _ = User.objects.get_or_create(username="bench")
     print(f"database: {connection.vendor}; records: {count:,} of ~1 KiB; target partitions: {PARTITIONS}")
@@ -270,7 +270,7 @@ def main() -> None:
         ReplayJob.objects.filter(requested_by=user).delete()
         AuditEntry.objects.filter(user=user).delete()
         DeadLetterRecord.objects.filter(dlq_topic=dlq_topic).delete()
-        kafka_client.delete_topics([raw_topic, target_topic])
+        kafka.delete_topics([raw_topic, target_topic])
 
 
 if __name__ == "__main__":

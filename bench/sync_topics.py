@@ -39,7 +39,7 @@ from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
-from opsportal import kafka_client  # noqa: E402
+from opsportal import kafka  # noqa: E402
 from topics.sync import sync_cluster  # noqa: E402
 
 TARGETS = {"first sync": 5.0, "re-sync": 2.0, "topic list": 0.2, "group list": 0.2}
@@ -48,8 +48,8 @@ BATCH = 200
 
 def create_topics(names: list[str], partitions: int) -> None:
     for start in range(0, len(names), BATCH):
-        specs = [kafka_client.NewTopicSpec(name, partitions, 1, {}) for name in names[start : start + BATCH]]
-        failures = kafka_client.create_topics(specs)
+        specs = [kafka.NewTopicSpec(name, partitions, 1, {}) for name in names[start : start + BATCH]]
+        failures = kafka.create_topics(specs)
         if failures:
             raise SystemExit(f"creating topics failed: {next(iter(failures.values()))}")
     # 20,000 new partitions take the 3 local brokers a minute or more to settle (leaders move,
@@ -57,7 +57,7 @@ def create_topics(names: list[str], partitions: int) -> None:
     positions = [(name, p) for name in names for p in range(partitions)]
     deadline = time.monotonic() + 300
     while True:
-        failures = kafka_client.list_offsets_batched(positions, ("latest",))["latest"][1]
+        failures = kafka.list_offsets(positions, "latest")[1]
         if not failures:
             return
         if time.monotonic() > deadline:
@@ -67,21 +67,21 @@ def create_topics(names: list[str], partitions: int) -> None:
 
 def make_groups(prefix: str, topics: list[str], partitions: int, records_per_topic: int) -> list[str]:
     """One group per topic, committed half-way through what was produced (so lag is non-zero)."""
-    producer = kafka_client.producer()
+    producer = kafka.producer()
     outgoing = (
-        kafka_client.OutgoingRecord(topic, f"k{i}".encode(), b"{}", (), i % partitions)
+        kafka.OutgoingRecord(topic, f"k{i}".encode(), b"{}", (), i % partitions)
         for topic in topics
         for i in range(records_per_topic)
     )
-    deliveries = kafka_client.produce_each(producer, outgoing)
+    deliveries = kafka.produce(producer, outgoing).wait()
     if any(d.error for d in deliveries):
         raise SystemExit(f"producing failed: {next(d.error for d in deliveries if d.error)}")
-    admin = kafka_client.admin_client()
+    admin = kafka.admin_client()
     groups = []
     for index, topic in enumerate(topics):
         group = f"{prefix}.g{index:04d}"
         per_partition = records_per_topic // partitions
-        outcome = kafka_client.alter_committed_offsets(
+        outcome = kafka.alter_committed_offsets(
             group, {(topic, p): per_partition // 2 for p in range(partitions)}, admin=admin
         )
         if any(outcome.values()):
@@ -159,10 +159,10 @@ def main() -> None:
 
 def cleanup(names: list[str], groups: list[str]) -> None:
     started = time.perf_counter()
-    group_failures = kafka_client.delete_groups(groups)
+    group_failures = kafka.delete_groups(groups)
     topic_failures = {}
     for start in range(0, len(names), BATCH):
-        topic_failures |= kafka_client.delete_topics(names[start : start + BATCH])
+        topic_failures |= kafka.delete_topics(names[start : start + BATCH])
     BENCH_DB.unlink(missing_ok=True)
     for suffix in ("-wal", "-shm"):
         Path(f"{BENCH_DB}{suffix}").unlink(missing_ok=True)

@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from deadletter import decoders
 from deadletter.models import DeadLetterRecord, Review, Status
-from opsportal import kafka_client
+from opsportal import kafka
 from topics.spec import DEAD_LETTER_TOPIC
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def _header_openings(names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str
     return tuple(openings), tuple(notes)
 
 
-def _headers_json(headers: kafka_client.Headers, names: tuple[str, ...], errors: list[str]) -> str:
+def _headers_json(headers: kafka.Headers, names: tuple[str, ...], errors: list[str]) -> str:
     """[[name, base64 value or null], ...] as JSON text, written directly (the column's format)."""
     openings, notes = _header_openings(names)
     errors.extend(notes)
@@ -139,7 +139,7 @@ def _row(topic, partition, offset, timestamp_ms, key, value, headers, drained_at
     )
 
 
-def row_values(record: kafka_client.Record, drained_at: datetime) -> tuple:
+def row_values(record: kafka.Record, drained_at: datetime) -> tuple:
     r = record
     return _row(r.topic, r.partition, r.offset, r.timestamp_ms, r.key, r.value, r.headers, drained_at)
 
@@ -153,7 +153,7 @@ def as_instance(row: tuple) -> DeadLetterRecord:
     return DeadLetterRecord(**values)
 
 
-def build_row(record: kafka_client.Record, drained_at: datetime) -> DeadLetterRecord:
+def build_row(record: kafka.Record, drained_at: datetime) -> DeadLetterRecord:
     return as_instance(row_values(record, drained_at))
 
 
@@ -170,21 +170,21 @@ Span = tuple[int, int]  # lowest and highest offset of a batch in one partition
 @dataclass
 class Batch:
     rows: list[tuple]
-    spans: dict[kafka_client.Position, Span]
+    spans: dict[kafka.Position, Span]
 
-    def positions(self) -> dict[kafka_client.Position, int]:
+    def positions(self) -> dict[kafka.Position, int]:
         """The next offset to read per partition: committed to Kafka after the rows."""
         return {position: high + 1 for position, (_, high) in self.spans.items()}
 
 
-def decode_batch(records: list[kafka_client.RawRecord]) -> Batch:
+def decode_batch(records: list[kafka.Record]) -> Batch:
     drained_at = timezone.now()
     rows = [_row(*record, drained_at) for record in records]
     return Batch(rows, _spans(rows))
 
 
-def _spans(rows: list[tuple]) -> dict[kafka_client.Position, Span]:
-    spans: dict[kafka_client.Position, Span] = {}
+def _spans(rows: list[tuple]) -> dict[kafka.Position, Span]:
+    spans: dict[kafka.Position, Span] = {}
     topic_at, partition_at, offset_at = _POSITION
     for row in rows:
         key, offset = (row[topic_at], row[partition_at]), row[offset_at]
@@ -193,7 +193,7 @@ def _spans(rows: list[tuple]) -> dict[kafka_client.Position, Span]:
     return spans
 
 
-def _stored(spans: dict[kafka_client.Position, Span]) -> Q:
+def _stored(spans: dict[kafka.Position, Span]) -> Q:
     query = Q()
     for (topic, partition), span in spans.items():
         query |= Q(dlq_topic=topic, partition=partition, offset__range=span)
@@ -300,9 +300,9 @@ class StoredHighs:
     """
 
     def __init__(self) -> None:
-        self.highs: dict[kafka_client.Position, int] = {}
+        self.highs: dict[kafka.Position, int] = {}
 
-    def all_above(self, spans: dict[kafka_client.Position, Span]) -> bool:
+    def all_above(self, spans: dict[kafka.Position, Span]) -> bool:
         for position, (low, _) in spans.items():
             if position not in self.highs:
                 self.highs[position] = self._stored_high(position)
@@ -310,16 +310,16 @@ class StoredHighs:
                 return False
         return True
 
-    def stored(self, spans: dict[kafka_client.Position, Span]) -> None:
+    def stored(self, spans: dict[kafka.Position, Span]) -> None:
         for position, (_, high) in spans.items():
             self.highs[position] = max(self.highs.get(position, -1), high)
 
-    def forget(self, spans: dict[kafka_client.Position, Span]) -> None:
+    def forget(self, spans: dict[kafka.Position, Span]) -> None:
         for position in spans:
             self.highs.pop(position, None)
 
     @staticmethod
-    def _stored_high(position: kafka_client.Position) -> int:
+    def _stored_high(position: kafka.Position) -> int:
         topic, partition = position
         stored = DeadLetterRecord.objects.filter(dlq_topic=topic, partition=partition).aggregate(high=Max("offset"))
         return -1 if stored["high"] is None else stored["high"]
@@ -355,16 +355,16 @@ def store_batch(batch: Batch, result: DrainResult, highs: StoredHighs) -> None:
 # --- the loop --------------------------------------------------------------------------------
 
 
-def _caught_up(positions: dict[kafka_client.Position, int], cluster) -> bool:
+def _caught_up(positions: dict[kafka.Position, int], cluster) -> bool:
     """Every partition read up to its end offset, as the broker reports it now."""
-    ends, failures = kafka_client.list_offsets(positions, "latest", cluster)
+    ends, failures = kafka.list_offsets(positions, "latest", cluster)
     return not failures and all(positions[p] >= ends.get(p, 0) for p in positions)
 
 
-def _resolve_beginnings(start: dict[kafka_client.Position, int], cluster) -> dict[kafka_client.Position, int]:
+def _resolve_beginnings(start: dict[kafka.Position, int], cluster) -> dict[kafka.Position, int]:
     """The real offset behind OFFSET_BEGINNING, to know when the drain has caught up."""
-    unknown = [p for p, offset in start.items() if offset == kafka_client.OFFSET_BEGINNING]
-    earliest, failures = kafka_client.list_offsets(unknown, "earliest", cluster) if unknown else ({}, {})
+    unknown = [p for p, offset in start.items() if offset == kafka.OFFSET_BEGINNING]
+    earliest, failures = kafka.list_offsets(unknown, "earliest", cluster) if unknown else ({}, {})
     if failures:
         raise next(iter(failures.values()))
     return start | earliest
@@ -375,7 +375,7 @@ def _retrying(call: Callable[[], T], attempts: int = 10, pause: float = 1.0) -> 
     for attempt in range(attempts):
         try:
             return call()
-        except kafka_client.KafkaClientError as exc:
+        except kafka.KafkaClientError as exc:
             if not exc.retriable or attempt == attempts - 1:
                 raise
             log.warning("dead-letter drain: %s; retrying", exc)
@@ -383,22 +383,22 @@ def _retrying(call: Callable[[], T], attempts: int = 10, pause: float = 1.0) -> 
     raise AssertionError("unreachable")
 
 
-def _start_positions(topic: str, group_id: str, cluster) -> dict[kafka_client.Position, int]:
+def _start_positions(topic: str, group_id: str, cluster) -> dict[kafka.Position, int]:
     """Every partition of the topic, from the group's committed offset or the beginning.
 
     Assigned rather than subscribed: a group rebalance would wait out the session of a
     killed drain (45 s) before handing out partitions, and an empty poll during that wait
     would look like a drained topic.
     """
-    topics = kafka_client.list_topics(cluster)
+    topics = kafka.list_topics(cluster)
     if topic not in topics:
-        raise kafka_client.KafkaClientError(f"the dead-letter topic {topic} does not exist")
-    committed, failures = kafka_client.committed_offsets([group_id], cluster)
+        raise kafka.KafkaClientError(f"the dead-letter topic {topic} does not exist")
+    committed, failures = kafka.committed_offsets([group_id], cluster)
     if group_id in failures:
         raise failures[group_id]
     mine = committed.get(group_id, {})
     return {
-        (topic, partition.number): mine.get((topic, partition.number), kafka_client.OFFSET_BEGINNING)
+        (topic, partition.number): mine.get((topic, partition.number), kafka.OFFSET_BEGINNING)
         for partition in topics[topic].partitions
     }
 
@@ -424,7 +424,7 @@ class _Reader:
         self.stored_positions: queue.SimpleQueue = queue.SimpleQueue()  # batches the database committed
         self.halt = threading.Event()
         self.thread = threading.Thread(target=self._run, name="deadletter-drain-reader", daemon=True)
-        self.ends: dict[kafka_client.Position, int] = {}  # end offsets last seen, for until_empty
+        self.ends: dict[kafka.Position, int] = {}  # end offsets last seen, for until_empty
 
     def __enter__(self) -> _Reader:
         self.thread.start()
@@ -436,7 +436,7 @@ class _Reader:
         # The reader thread is gone: commit what the database stored since its last commit.
         try:
             self._commit_stored()
-        except kafka_client.KafkaClientError:
+        except kafka.KafkaClientError:
             if exc is None:
                 raise
             log.exception("dead-letter drain: committing the offsets of stored batches failed")
@@ -470,14 +470,14 @@ class _Reader:
 
     def _commit_stored(self) -> None:
         """One synchronous commit of the newest offsets the database has committed rows for."""
-        newest: dict[kafka_client.Position, int] = {}
+        newest: dict[kafka.Position, int] = {}
         while True:
             try:
                 newest.update(self.stored_positions.get_nowait())
             except queue.Empty:
                 break
         if newest:
-            kafka_client.commit_positions(self.consumer, newest, self.cluster)
+            kafka.commit_positions(self.consumer, newest, self.cluster)
 
     def _read(self) -> None:
         read, empty_polls = 0, 0
@@ -504,9 +504,9 @@ class _Reader:
                 if empty_polls >= EMPTY_POLLS_TO_STOP or _caught_up(self.positions, self.cluster):
                     return
 
-    def _poll(self, limit: int) -> list[kafka_client.RawRecord]:
+    def _poll(self, limit: int) -> list[kafka.Record]:
         """Up to `limit` records or MAX_BATCH_BYTES, waiting at most `timeout` for them."""
-        records: list[kafka_client.RawRecord] = []
+        records: list[kafka.Record] = []
         size = 0
         deadline = time.monotonic() + self.timeout
         while len(records) < limit and size < MAX_BATCH_BYTES and not self.halt.is_set():
@@ -515,25 +515,25 @@ class _Reader:
             if left <= 0:
                 break
             wanted = min(limit - len(records), POLL_CHUNK)
-            polled = kafka_client.poll_raw(self.consumer, wanted, min(left, POLL_SLICE), self.cluster)
+            polled = kafka.poll(self.consumer, wanted, min(left, POLL_SLICE), self.cluster)
             records += polled
             size += sum(len(r[5] or b"") + len(r[4] or b"") for r in polled)
             if len(polled) < wanted and self.until_empty and records and self._at_ends(self._after(records)):
                 break  # the last records of the topic: hand them over now
         return records
 
-    def _after(self, records: list[kafka_client.RawRecord]) -> dict[kafka_client.Position, int]:
+    def _after(self, records: list[kafka.Record]) -> dict[kafka.Position, int]:
         positions = dict(self.positions)
         for topic, partition, offset, *_ in records:
             positions[(topic, partition)] = max(positions.get((topic, partition), 0), offset + 1)
         return positions
 
-    def _at_ends(self, positions: dict[kafka_client.Position, int]) -> bool:
+    def _at_ends(self, positions: dict[kafka.Position, int]) -> bool:
         return bool(self.ends) and all(positions.get(p, 0) >= end for p, end in self.ends.items())
 
     def _refresh_ends(self) -> bool:
         """Ask the broker for the end offsets again; True if the drain has reached them."""
-        ends, failures = kafka_client.list_offsets(self.positions, "latest", self.cluster)
+        ends, failures = kafka.list_offsets(self.positions, "latest", self.cluster)
         self.ends = {} if failures else ends
         return self._at_ends(self.positions)
 
@@ -557,7 +557,7 @@ def drain_dead_letter(
     *,
     batch_size: int | None = None,
     stop: threading.Event | None = None,
-    cluster: kafka_client.ClusterSettings | None = None,
+    cluster: kafka.ClusterSettings | None = None,
     on_batch: Callable[[DrainResult], None] | None = None,
 ) -> DrainResult:
     """Drain the dead-letter topic into the database.
@@ -577,9 +577,9 @@ def drain_dead_letter(
     start = _retrying(lambda: _start_positions(topic, group_id, cluster))
     positions = _retrying(lambda: _resolve_beginnings(start, cluster))
     # A bounded prefetch queue keeps memory flat whatever the backlog.
-    consumer = kafka_client.consumer(group_id, cluster, **{"queued.max.messages.kbytes": 32768})
+    consumer = kafka.consumer(group_id, cluster, **{"queued.max.messages.kbytes": 32768})
     try:
-        kafka_client.assign(consumer, start)
+        kafka.assign(consumer, start)
         reader = _Reader(
             consumer,
             positions,

@@ -255,10 +255,10 @@ def stop_node(node: Node, timeout: float = 60.0) -> None:
 def wait_for_metadata(brokers: int, timeout: float = START_TIMEOUT) -> None:
     """Wait until each broker answers and the metadata lists all of them."""
     sys.path.insert(0, str(ROOT))
-    from opsportal import kafka_client
+    from opsportal import kafka
 
     bootstrap = ",".join(f"127.0.0.1:{port}" for port in BROKER_PORTS[:brokers])
-    cluster = kafka_client.ClusterSettings(bootstrap, request_timeout=3.0)
+    cluster = kafka.ClusterSettings(bootstrap, request_timeout=3.0)
     deadline = time.monotonic() + timeout
     seen = 0
     while time.monotonic() < deadline:
@@ -267,8 +267,8 @@ def wait_for_metadata(brokers: int, timeout: float = START_TIMEOUT) -> None:
                 log = node.logs_dir / "server.log"
                 raise ClusterError(f"broker {node.node_id} exited during start-up; see {log}")
         try:
-            seen = len(kafka_client.describe_brokers(cluster))
-        except kafka_client.KafkaClientError:
+            seen = len(kafka.describe_brokers(cluster))
+        except kafka.KafkaClientError:
             seen = 0
         if seen == brokers:
             return
@@ -285,11 +285,11 @@ def ensure_offsets_topic(brokers: int, timeout: float = START_TIMEOUT) -> None:
     Kafka's own tool: describing any group makes the coordinator create it.
     """
     sys.path.insert(0, str(ROOT))
-    from opsportal import kafka_client
+    from opsportal import kafka
 
     bootstrap = ",".join(f"127.0.0.1:{port}" for port in BROKER_PORTS[:brokers])
-    cluster = kafka_client.ClusterSettings(bootstrap, request_timeout=3.0)
-    if "__consumer_offsets" not in kafka_client.list_topics(cluster):
+    cluster = kafka.ClusterSettings(bootstrap, request_timeout=3.0)
+    if "__consumer_offsets" not in kafka.list_topics(cluster):
         java(
             "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
             "--bootstrap-server", bootstrap, "--describe", "--group", "opsportal-start-up",
@@ -297,7 +297,7 @@ def ensure_offsets_topic(brokers: int, timeout: float = START_TIMEOUT) -> None:
         )  # fmt: skip
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        topic = kafka_client.list_topics(cluster).get("__consumer_offsets")
+        topic = kafka.list_topics(cluster).get("__consumer_offsets")
         if topic and all(p.leader >= 0 and len(p.isr) == len(p.replicas) for p in topic.partitions):
             return
         time.sleep(0.5)

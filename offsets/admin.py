@@ -16,7 +16,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from opsportal.kafka_client import KafkaClientError
+from opsportal.kafka import KafkaClientError
 
 from . import reset, service
 from .forms import ResetForm

@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from opsportal import kafka_client
-from opsportal.kafka_client import ClusterSettings, GroupInfo, Position
+from opsportal import kafka
+from opsportal.kafka import ClusterSettings, GroupInfo, Position
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -279,10 +279,10 @@ class _Cluster:
     admin: object = field(default=None)
 
     def __post_init__(self) -> None:
-        self.admin = self.admin or kafka_client.admin_client(self.settings)
+        self.admin = self.admin or kafka.admin_client(self.settings)
 
     def offsets(self, positions: list[Position], which: str | int) -> dict[Position, int]:
-        offsets, failures = kafka_client.list_offsets(positions, which, self.settings, admin=self.admin)
+        offsets, failures = kafka.list_offsets(positions, which, self.settings, admin=self.admin)
         if failures:
             position, error = next(iter(failures.items()))
             raise ResetError(f"could not read offsets of {position[0]}[{position[1]}]: {error}")
@@ -295,13 +295,13 @@ def resettable_group(group_id: str, cluster: ClusterSettings | None = None, admi
     Committing offsets for an unknown group creates it silently, so a group
     without committed offsets is treated as absent and never reset.
     """
-    groups, failures = kafka_client.describe_groups([group_id], cluster, admin=admin)
+    groups, failures = kafka.describe_groups([group_id], cluster, admin=admin)
     if group_id in failures:
         raise ResetError(f"could not describe group {group_id}: {failures[group_id]}")
     group = groups[group_id]
     if group.members:
         raise GroupNotResettable(_busy_message(group), group)
-    committed, failures = kafka_client.committed_offsets([group_id], cluster, admin=admin)
+    committed, failures = kafka.committed_offsets([group_id], cluster, admin=admin)
     if group_id in failures:
         raise ResetError(f"could not read committed offsets of group {group_id}: {failures[group_id]}")
     if group.state == "DEAD" or not committed.get(group_id):
@@ -325,7 +325,7 @@ def _positions(spec: ResetSpec, committed: dict[Position, int], cluster: _Cluste
     """The partitions in scope, in the order Kafka's tool resolves them; unknown ones are refused."""
     if spec.scope.all_topics:
         return sorted(committed)
-    existing = kafka_client.list_topics(cluster.settings, admin=cluster.admin)
+    existing = kafka.list_topics(cluster.settings, admin=cluster.admin)
     positions: list[Position] = []
     for topic_scope in spec.scope.topics:
         info = existing.get(topic_scope.topic)
@@ -408,10 +408,10 @@ def _shifted(positions: list[Position], committed: dict[Position, int], shift: i
 def plan_reset(spec: ResetSpec, cluster: ClusterSettings | None = None, admin=None) -> ResetPlan:
     """The preview: per partition the committed offset and the offset Kafka's tool would set."""
     spec.validate_value()
-    kafka = _Cluster(cluster, admin)
-    committed = resettable_group(spec.group_id, cluster, admin=kafka.admin)
-    positions = _positions(spec, committed, kafka)
-    new = _new_offsets(spec, positions, committed, kafka)
+    reads = _Cluster(cluster, admin)
+    committed = resettable_group(spec.group_id, cluster, admin=reads.admin)
+    positions = _positions(spec, committed, reads)
+    new = _new_offsets(spec, positions, committed, reads)
     partitions = tuple(PartitionPlan(t, p, committed.get((t, p)), *new[(t, p)]) for t, p in positions)
     return ResetPlan(spec, partitions, group_state="EMPTY")
 
@@ -464,10 +464,10 @@ def recheck(plan: ResetPlan, cluster: ClusterSettings | None = None, admin=None)
 
 def apply_plan(plan: ResetPlan, cluster: ClusterSettings | None = None, admin=None) -> ApplyResult:
     """Commit exactly the previewed offsets, after a fresh check; report every partition."""
-    admin = admin or kafka_client.admin_client(cluster)
+    admin = admin or kafka.admin_client(cluster)
     before = recheck(plan, cluster, admin=admin)
-    outcome = kafka_client.alter_committed_offsets(plan.spec.group_id, plan.new_offsets, cluster, admin=admin)
-    after_all, _ = kafka_client.committed_offsets([plan.spec.group_id], cluster, admin=admin)
+    outcome = kafka.alter_committed_offsets(plan.spec.group_id, plan.new_offsets, cluster, admin=admin)
+    after_all, _ = kafka.committed_offsets([plan.spec.group_id], cluster, admin=admin)
     after = after_all.get(plan.spec.group_id, {})
     return ApplyResult(
         tuple(
@@ -484,7 +484,7 @@ def apply_plan(plan: ResetPlan, cluster: ClusterSettings | None = None, admin=No
     )
 
 
-def _error_text(error: kafka_client.KafkaClientError | None) -> str:
+def _error_text(error: kafka.KafkaClientError | None) -> str:
     if error is None:
         return ""
     if error.code == "UNKNOWN_MEMBER_ID":

@@ -11,7 +11,7 @@ import logging
 from django.conf import settings
 from django.db import transaction
 
-from opsportal.kafka_client import ClusterSettings, KafkaClientError
+from opsportal.kafka import ClusterSettings, KafkaClientError
 from topics.sync import sync_group
 
 from . import reset

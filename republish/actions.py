@@ -25,7 +25,7 @@ from django.utils.translation import ngettext
 
 from deadletter.models import DeadLetterRecord
 from opsportal.admin_mixins import ForbiddenActionMixin
-from opsportal.kafka_client import KafkaClientError
+from opsportal.kafka import KafkaClientError
 
 from . import discard as discarding
 from . import edits, jobs, safety

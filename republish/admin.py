@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from django.utils.translation import ngettext
 
 from opsportal.admin_mixins import ForbiddenActionMixin, ReadOnlyMixin
-from opsportal.kafka_client import KafkaClientError
+from opsportal.kafka import KafkaClientError
 
 from . import jobs
 from .actions import PERMISSIONS, queue_job

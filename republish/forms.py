@@ -16,9 +16,9 @@ def target_topic_choices() -> list[tuple[str, str]]:
         .values_list("name", flat=True)
     )
     if not names:
-        from opsportal import kafka_client
+        from opsportal import kafka
 
-        names = sorted(name for name, topic in kafka_client.list_topics().items() if not topic.is_internal)
+        names = sorted(name for name, topic in kafka.list_topics().items() if not topic.is_internal)
     return [(ORIGINAL, "each record's original topic"), *((name, name) for name in names)]
 
 

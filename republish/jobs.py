@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from deadletter.models import DeadLetterRecord, Review
 from opsportal import cyclic_gc
-from opsportal.kafka_client import KafkaClientError
+from opsportal.kafka import KafkaClientError
 
 from . import sql
 from .models import AuditEntry, ReplayJob

@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from deadletter.models import DeadLetterRecord
-from opsportal import kafka_client
+from opsportal import kafka
 
 from . import outbox, sql
 from .headers import replay_headers
@@ -77,7 +77,7 @@ def republish_producer():
     timeout_ms = int(settings.REPUBLISH_DELIVERY_TIMEOUT * 1000)
     # Fuller batches: a bulk job costs the brokers less CPU per record (about a sixth
     # less measured on the 3-broker test cluster); one record waits 50 ms longer.
-    return kafka_client.producer(**{"message.timeout.ms": timeout_ms, "linger.ms": 50})
+    return kafka.producer(**{"message.timeout.ms": timeout_ms, "linger.ms": 50})
 
 
 class Source(NamedTuple):
@@ -167,8 +167,8 @@ class Targets:
 
     def __init__(self) -> None:
         self.read_at = time.monotonic()
-        self.admin = kafka_client.admin_client()  # one connection for all of a job's requests
-        self.metadata = kafka_client.list_topics(admin=self.admin)
+        self.admin = kafka.admin_client()  # one connection for all of a job's requests
+        self.metadata = kafka.list_topics(admin=self.admin)
         self._unwritable: dict[tuple[str, int], str] = {}
         self._checked: set[tuple[str, int]] = set()
         self._end_offsets: dict[tuple[str, int], int] = {}
@@ -184,7 +184,7 @@ class Targets:
         unknown = wanted - self._end_offsets.keys()
         failures = {}
         if unknown:
-            offsets, failures = kafka_client.list_offsets(unknown, "latest", admin=self.admin)
+            offsets, failures = kafka.list_offsets(unknown, "latest", admin=self.admin)
             for position, offset in offsets.items():
                 self.delivered(position, offset - 1)
         return {p: self._end_offsets[p] for p in wanted if p in self._end_offsets}, failures
@@ -200,7 +200,7 @@ class Targets:
                 break
             # A topic created a moment ago may not have reached the broker that answered yet.
             time.sleep(0.5)
-            self.metadata = kafka_client.list_topics(admin=self.admin)
+            self.metadata = kafka.list_topics(admin=self.admin)
         else:
             raise RepublishRefused(f"target topic {topic!r} does not exist in the cluster")
         return topic, target_partition(record, topic, len(self.metadata[topic].partitions))
@@ -214,7 +214,7 @@ class Targets:
         unchecked = wanted - self._checked
         if unchecked:
             topics = {topic for topic, _ in unchecked}
-            configs, _unreadable = kafka_client.describe_topic_configs_each(topics, admin=self.admin)
+            configs, _unreadable = kafka.describe_topic_configs(topics, admin=self.admin)
             for topic, number in unchecked:
                 problem = self._problem(topic, number, configs.get(topic, {}))
                 if problem:
@@ -260,8 +260,8 @@ class InFlight:
     sent: list[Claim]
     refused: list[Claim]
     short: dict[tuple[str, int], str]
-    pending: kafka_client.PendingDeliveries | None
-    error: kafka_client.KafkaClientError | None
+    pending: kafka.PendingDeliveries | None
+    error: kafka.KafkaClientError | None
     skipped: int
     user: object
     action: str
@@ -277,7 +277,7 @@ class InFlight:
                     self.targets.delivered(claimed.position, delivery.offset)
         else:
             # Producing failed part-way: some may have been written, so all stay publishing, for reconcile.
-            deliveries = [kafka_client.Delivery(None, None, self.error) for _ in self.sent]
+            deliveries = [kafka.Delivery(None, None, self.error) for _ in self.sent]
         outcome = Outcome(skipped=self.skipped)
         settle(self.sent, deliveries, self.refused, self.short, outcome)
         AuditEntry.objects.create(
@@ -336,8 +336,8 @@ def start_republish(
     )
     replayed_by = user.get_username() if user else "system"
     try:
-        in_flight.pending = kafka_client.produce_started(producer, outgoing_records(in_flight.sent, edit, replayed_by))
-    except kafka_client.KafkaClientError as exc:
+        in_flight.pending = kafka.produce(producer, outgoing_records(in_flight.sent, edit, replayed_by))
+    except kafka.KafkaClientError as exc:
         # Without its traceback: that holds this frame, which holds in_flight (a cycle, and a
         # bulk job runs with the cycle collector paused).
         in_flight.error = exc.with_traceback(None)
@@ -405,7 +405,7 @@ def outgoing_records(claims: Iterable[Claim], edit: Edit | None, replayed_by: st
             replayed_from=f"{source.dlq_topic}/{source.partition}/{source.offset}",
             replayed_by=replayed_by,
         )
-        yield kafka_client.OutgoingRecord(
+        yield kafka.OutgoingRecord(
             topic=c.target_topic,
             key=None if source.key is None else bytes(source.key),
             value=None if value is None else bytes(value),

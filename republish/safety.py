@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from deadletter.models import DeadLetterRecord
-from opsportal import kafka_client
+from opsportal import kafka
 from topics.models import Topic
 
 from .models import Replay
@@ -112,7 +112,7 @@ def _newer_same_key(records: Sequence[DeadLetterRecord], report: SafetyReport) -
         start = min(record.original_offset for record in group) + 1
         try:
             scan = scan_partition(topic, partition, start, lambda r, keys=keys: r.key in keys, max_records=bound)
-        except kafka_client.KafkaClientError as exc:
+        except kafka.KafkaClientError as exc:
             for record in group:
                 report.by_record[record.pk].unreadable = str(exc)
             continue

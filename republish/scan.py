@@ -10,14 +10,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from opsportal import kafka_client
+from opsportal import kafka
 
 SCAN_BATCH = 500
 
 
 @dataclass(frozen=True)
 class ScanResult:
-    matches: list[kafka_client.Record]
+    matches: list[kafka.Record]
     scanned: int
     complete: bool  # False when the bound stopped the scan before the partition's end
 
@@ -26,7 +26,7 @@ def scan_partition(
     topic: str,
     partition: int,
     start: int,
-    predicate: Callable[[kafka_client.Record], bool],
+    predicate: Callable[[kafka.Record], bool],
     *,
     max_records: int,
     poll_timeout: float = 1.0,
@@ -37,14 +37,14 @@ def scan_partition(
     if start >= end:
         return ScanResult([], 0, True)
     stop = min(end, start + max_records)
-    consumer = kafka_client.consumer(f"opsportal-scan-{uuid.uuid4()}")
+    consumer = kafka.consumer(f"opsportal-scan-{uuid.uuid4()}")
     matches, scanned, position = [], 0, start
     try:
-        kafka_client.assign(consumer, {(topic, partition): start})
+        kafka.assign(consumer, {(topic, partition): start})
         idle_polls = 0
         # Offsets can have gaps (transaction markers), so a few empty polls also end the scan.
         while position < stop and idle_polls < 3:
-            records = kafka_client.poll_records(consumer, min(SCAN_BATCH, stop - position), poll_timeout)
+            records = kafka.poll(consumer, min(SCAN_BATCH, stop - position), poll_timeout)
             idle_polls = 0 if records else idle_polls + 1
             for record in records:
                 if record.offset >= stop:
@@ -59,13 +59,13 @@ def scan_partition(
 
 
 def latest_offset(topic: str, partition: int) -> int:
-    offsets, failures = kafka_client.list_offsets([(topic, partition)], "latest")
+    offsets, failures = kafka.list_offsets([(topic, partition)], "latest")
     if failures:
         raise next(iter(failures.values()))
     return offsets[(topic, partition)]
 
 
-def header_value(record: kafka_client.Record, name: str) -> bytes | None:
+def header_value(record: kafka.Record, name: str) -> bytes | None:
     for header, value in record.headers:
         if header == name:
             return value

@@ -7,15 +7,15 @@ import uuid
 
 import pytest
 
-from opsportal import kafka_client
+from opsportal import kafka
 
 
 @pytest.fixture(scope="session")
-def cluster() -> kafka_client.ClusterSettings:
-    settings = kafka_client.ClusterSettings.from_django()
+def cluster() -> kafka.ClusterSettings:
+    settings = kafka.ClusterSettings.from_django()
     try:
-        kafka_client.describe_brokers(settings)
-    except kafka_client.KafkaUnavailable as exc:
+        kafka.describe_brokers(settings)
+    except kafka.KafkaUnavailable as exc:
         pytest.fail(f"the test suite needs the local Kafka cluster (./dev kafka up): {exc}")
     return settings
 
@@ -31,14 +31,14 @@ def topic_names(cluster):
         return name
 
     yield make
-    kafka_client.delete_topics(created, cluster)
+    kafka.delete_topics(created, cluster)
 
 
 def wait_for_topic(cluster, name: str, partitions: int, timeout: float = 60.0) -> None:
     """A new topic reaches every broker's metadata a moment after the controller creates it."""
     deadline = time.monotonic() + timeout
     while True:
-        topic = kafka_client.list_topics(cluster).get(name)
+        topic = kafka.list_topics(cluster).get(name)
         if topic and len(topic.partitions) == partitions and all(p.leader >= 0 for p in topic.partitions):
             return
         assert time.monotonic() < deadline, f"topic {name} did not appear in the metadata in {timeout:.0f}s"
@@ -49,8 +49,8 @@ def wait_for_topic(cluster, name: str, partitions: int, timeout: float = 60.0) -
 def make_topic(cluster, topic_names):
     def make(partitions: int = 1, replication_factor: int = 3, configs: dict | None = None, prefix="test") -> str:
         name = topic_names(prefix)
-        spec = kafka_client.NewTopicSpec(name, partitions, replication_factor, configs or {})
-        assert kafka_client.create_topics([spec], cluster) == {}
+        spec = kafka.NewTopicSpec(name, partitions, replication_factor, configs or {})
+        assert kafka.create_topics([spec], cluster) == {}
         wait_for_topic(cluster, name, partitions)
         return name
 

@@ -5,7 +5,7 @@ import time
 import pytest
 from django.core.management import CommandError, call_command
 
-from opsportal import kafka_client
+from opsportal import kafka
 from topics import spec as topic_spec
 from topics.provisioning import ensure_topics
 from topics.spec import BILLING_CONFIGS, TopicSpec
@@ -21,9 +21,9 @@ def wait_for(condition, timeout: float = 10.0):
 
 def read_back(name: str, cluster) -> tuple[int, int, dict]:
     # A new topic reaches each broker's metadata a moment apart: wait until several reads in a row see it.
-    wait_for(lambda: all(name in kafka_client.list_topics(cluster) for _ in range(6)))
-    topic = kafka_client.list_topics(cluster)[name]
-    configs = kafka_client.describe_topic_configs([name], cluster)[name]
+    wait_for(lambda: all(name in kafka.list_topics(cluster) for _ in range(6)))
+    topic = kafka.list_topics(cluster)[name]
+    configs = kafka.describe_topic_configs([name], cluster)[0][name]
     return len(topic.partitions), topic.replication_factor, {k: v for k, (v, _source) in configs.items()}
 
 
@@ -67,13 +67,13 @@ def test_dry_run_creates_nothing_and_fails(specs, cluster, capsys):
         call_command("ensure_topics", "--dry-run")
 
     assert "would create" in capsys.readouterr().out
-    assert not set(kafka_client.list_topics(cluster)) & {spec.name for spec in specs}
+    assert not set(kafka.list_topics(cluster)) & {spec.name for spec in specs}
 
 
 def test_a_topic_altered_by_hand_is_drift_and_exits_non_zero(specs, cluster, capsys):
     call_command("ensure_topics")
     saga = specs[2]
-    assert kafka_client.set_topic_configs({saga.name: {"retention.ms": "3600000"}}, cluster) == {}
+    assert kafka.set_topic_configs({saga.name: {"retention.ms": "3600000"}}, cluster) == {}
     # Each broker applies the change a moment apart; wait until several reads in a row see it.
     wait_for(lambda: all(read_back(saga.name, cluster)[2]["retention.ms"] == "3600000" for _ in range(6)))
     capsys.readouterr()
@@ -88,8 +88,8 @@ def test_a_topic_altered_by_hand_is_drift_and_exits_non_zero(specs, cluster, cap
 
 def test_apply_grows_partitions_and_restores_configs(topic_names, cluster):
     name = topic_names("grow")
-    kafka_client.create_topics([kafka_client.NewTopicSpec(name, 2, 3, {"retention.ms": "1000"})], cluster)
-    wait_for(lambda: name in kafka_client.list_topics(cluster))
+    kafka.create_topics([kafka.NewTopicSpec(name, 2, 3, {"retention.ms": "1000"})], cluster)
+    wait_for(lambda: name in kafka.list_topics(cluster))
     spec = TopicSpec(name, 4)
 
     drift = ensure_topics((spec,), cluster=cluster)
@@ -106,8 +106,8 @@ def test_apply_grows_partitions_and_restores_configs(topic_names, cluster):
 
 def test_apply_cannot_shrink_partitions_and_stays_drift(topic_names, cluster):
     name = topic_names("shrink")
-    kafka_client.create_topics([kafka_client.NewTopicSpec(name, 3, 3, dict(BILLING_CONFIGS))], cluster)
-    wait_for(lambda: name in kafka_client.list_topics(cluster))
+    kafka.create_topics([kafka.NewTopicSpec(name, 3, 3, dict(BILLING_CONFIGS))], cluster)
+    wait_for(lambda: name in kafka.list_topics(cluster))
 
     report = ensure_topics((TopicSpec(name, 2),), apply=True, cluster=cluster)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from opsportal import kafka_client
+from opsportal import kafka
 
 from .spec import TOPICS, TopicSpec
 
@@ -50,7 +50,7 @@ def fit_to_cluster(spec: TopicSpec, brokers: int) -> tuple[TopicSpec, str | None
     return TopicSpec(spec.name, spec.partitions, brokers, configs), warning
 
 
-def find_drift(spec: TopicSpec, topic: kafka_client.TopicInfo, configs: dict) -> tuple[list[str], dict, int | None]:
+def find_drift(spec: TopicSpec, topic: kafka.TopicInfo, configs: dict) -> tuple[list[str], dict, int | None]:
     """What differs: messages, the config changes that fix it, the partition count to grow to."""
     details, config_changes, grow_to = [], {}, None
     actual_partitions = len(topic.partitions)
@@ -77,22 +77,22 @@ def ensure_topics(
     *,
     apply: bool = False,
     dry_run: bool = False,
-    cluster: kafka_client.ClusterSettings | None = None,
+    cluster: kafka.ClusterSettings | None = None,
 ) -> ProvisioningReport:
-    admin = kafka_client.admin_client(cluster)
-    brokers = kafka_client.broker_count(cluster, admin=admin)
+    admin = kafka.admin_client(cluster)
+    brokers = len(kafka.describe_brokers(cluster, admin=admin))
     fitted = [fit_to_cluster(spec, brokers) for spec in specs]
     warnings = [warning for _, warning in fitted if warning]
     specs = [spec for spec, _ in fitted]
-    existing = kafka_client.list_topics(cluster, admin=admin)
+    existing = kafka.list_topics(cluster, admin=admin)
     missing = [spec for spec in specs if spec.name not in existing]
 
     outcomes: dict[str, TopicOutcome] = {}
     if dry_run:
         outcomes.update({spec.name: TopicOutcome(spec.name, "would create") for spec in missing})
     else:
-        failures = kafka_client.create_topics(
-            [kafka_client.NewTopicSpec(s.name, s.partitions, s.replication_factor, s.configs) for s in missing],
+        failures = kafka.create_topics(
+            [kafka.NewTopicSpec(s.name, s.partitions, s.replication_factor, s.configs) for s in missing],
             cluster,
             admin=admin,
         )
@@ -103,7 +103,9 @@ def ensure_topics(
             )
 
     present = [spec for spec in specs if spec.name in existing]
-    configs = kafka_client.describe_topic_configs([spec.name for spec in present], cluster, admin=admin)
+    configs, failures = kafka.describe_topic_configs([spec.name for spec in present], cluster, admin=admin)
+    if failures:
+        raise next(iter(failures.values()))
     for spec in present:
         details, config_changes, grow_to = find_drift(spec, existing[spec.name], configs[spec.name])
         outcome = TopicOutcome(spec.name, "drift" if details else "ok", details)
@@ -122,9 +124,9 @@ def ensure_topics(
 def _apply_fixes(spec, outcome: TopicOutcome, config_changes: dict, grow_to: int | None, cluster, admin) -> None:
     failures = {}
     if grow_to:
-        failures |= kafka_client.grow_partitions({spec.name: grow_to}, cluster, admin=admin)
+        failures |= kafka.grow_partitions({spec.name: grow_to}, cluster, admin=admin)
     if config_changes:
-        failures |= kafka_client.set_topic_configs({spec.name: config_changes}, cluster, admin=admin)
+        failures |= kafka.set_topic_configs({spec.name: config_changes}, cluster, admin=admin)
     outcome.details += [f"--apply failed: {error}" for error in failures.values()]
     fixable = not any("cannot shrink" in d or "reassignment" in d for d in outcome.details)
     outcome.status = "fixed" if fixable and not failures else "drift"

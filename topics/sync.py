@@ -23,8 +23,8 @@ from django.db import models, transaction
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from opsportal import cyclic_gc, kafka_client
-from opsportal.kafka_client import Position
+from opsportal import cyclic_gc, kafka
+from opsportal.kafka import Position
 
 from .models import Broker, ConsumerGroup, GroupOffset, Partition, SyncRun, Topic
 
@@ -41,13 +41,13 @@ CONFIG_READERS = 3
 class ClusterSnapshot:
     """What one sync read from Kafka, before any database write."""
 
-    brokers: list[kafka_client.BrokerInfo]
-    topics: dict[str, kafka_client.TopicInfo]
+    brokers: list[kafka.BrokerInfo]
+    topics: dict[str, kafka.TopicInfo]
     configs: dict[str, dict[str, tuple[str | None, str]]]
     earliest: dict[Position, int]
     latest: dict[Position, int]
     group_ids: list[str]
-    groups: dict[str, kafka_client.GroupInfo]
+    groups: dict[str, kafka.GroupInfo]
     committed: dict[str, dict[Position, int]]
     group_errors: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
@@ -79,7 +79,7 @@ class SyncResult:
         )
 
 
-def sync_cluster(cluster: kafka_client.ClusterSettings | None = None) -> SyncResult:
+def sync_cluster(cluster: kafka.ClusterSettings | None = None) -> SyncResult:
     """Read the whole cluster, then write the mirror. Raises KafkaUnavailable before any write."""
     started = time.monotonic()
     with cyclic_gc.paused():
@@ -97,26 +97,27 @@ def sync_cluster(cluster: kafka_client.ClusterSettings | None = None) -> SyncRes
 # --- reading -------------------------------------------------------------------
 
 
-def read_cluster(cluster: kafka_client.ClusterSettings | None = None) -> ClusterSnapshot:
-    cluster = kafka_client.cluster_settings(cluster)
-    admin = kafka_client.admin_client(cluster)
+def read_cluster(cluster: kafka.ClusterSettings | None = None) -> ClusterSnapshot:
+    cluster = kafka.cluster_settings(cluster)
+    admin = kafka.admin_client(cluster)
     # The reads do not depend on each other (but for the topic names): awaited one after the
     # other they cost the sum of their round trips, in flight together about the longest
     # (describe_configs). The AdminClient is thread-safe and waits with the GIL released.
-    with concurrent.futures.ThreadPoolExecutor(2 + CONFIG_READERS, thread_name_prefix="sync-read") as pool:
+    with concurrent.futures.ThreadPoolExecutor(3 + CONFIG_READERS, thread_name_prefix="sync-read") as pool:
         groups = pool.submit(_read_groups, cluster, admin)
-        brokers = pool.submit(kafka_client.describe_brokers, cluster)
-        config_clients = [admin] + [kafka_client.admin_client(cluster) for _ in range(CONFIG_READERS - 1)]
+        brokers = pool.submit(kafka.describe_brokers, cluster)
+        config_clients = [admin] + [kafka.admin_client(cluster) for _ in range(CONFIG_READERS - 1)]
         # On a dead cluster this fails first and cleanly as KafkaUnavailable (the pool's
         # requests time out alongside it).
-        topics = kafka_client.list_topics(cluster, admin=admin)
+        topics = kafka.list_topics(cluster, admin=admin)
         positions = [(topic.name, p.number) for topic in topics.values() for p in topic.partitions]
         configs = _read_configs(pool, list(topics), cluster, config_clients)
-        offsets = kafka_client.list_offsets_bulk(positions, ("earliest", "latest"), cluster, admin=admin)
+        earliest_read = pool.submit(kafka.list_offsets, positions, "earliest", cluster, admin=admin)
+        latest, latest_failures = kafka.list_offsets(positions, "latest", cluster, admin=admin)
+        earliest, earliest_failures = earliest_read.result()
         configs, config_failures = configs()
         group_ids, groups, committed, group_failures = groups.result()
         brokers = brokers.result()
-    (earliest, earliest_failures), (latest, latest_failures) = offsets["earliest"], offsets["latest"]
 
     group_errors = {gid: str(exc) for gid, exc in group_failures.items()}
     errors = [f"topic {name}: {exc}" for name, exc in config_failures.items()]
@@ -128,7 +129,7 @@ def read_cluster(cluster: kafka_client.ClusterSettings | None = None) -> Cluster
 
 
 def _read_configs(
-    pool: concurrent.futures.Executor, names: list[str], cluster: kafka_client.ClusterSettings, clients: list[Any]
+    pool: concurrent.futures.Executor, names: list[str], cluster: kafka.ClusterSettings, clients: list[Any]
 ) -> Callable[[], tuple[dict, dict]]:
     """Start describing every topic's configs in one slice per client; returns what awaits them all.
 
@@ -136,7 +137,7 @@ def _read_configs(
     longest read of a sync; separate clients land on separate connections (and brokers).
     """
     slices = [
-        pool.submit(kafka_client.describe_topic_configs_bulk, names[index :: len(clients)], cluster, admin=client)
+        pool.submit(kafka.describe_topic_configs, names[index :: len(clients)], cluster, admin=client)
         for index, client in enumerate(clients)
     ]
 
@@ -151,11 +152,11 @@ def _read_configs(
     return wait
 
 
-def _read_groups(cluster: kafka_client.ClusterSettings, admin: Any) -> tuple[list[str], dict, dict, dict]:
+def _read_groups(cluster: kafka.ClusterSettings, admin: Any) -> tuple[list[str], dict, dict, dict]:
     """(group ids, descriptions, committed offsets, failures by group)."""
-    group_ids = kafka_client.list_group_ids(cluster, admin=admin)
-    groups, describe_failures = kafka_client.describe_groups(group_ids, cluster, admin=admin)
-    committed, committed_failures = kafka_client.committed_offsets(group_ids, cluster, admin=admin)
+    group_ids = kafka.list_group_ids(cluster, admin=admin)
+    groups, describe_failures = kafka.describe_groups(group_ids, cluster, admin=admin)
+    committed, committed_failures = kafka.committed_offsets(group_ids, cluster, admin=admin)
     return group_ids, groups, committed, describe_failures | committed_failures
 
 
@@ -294,7 +295,7 @@ TOPIC_FIELDS = (
 )
 
 
-def topic_values(info: kafka_client.TopicInfo, configs: dict, configs_text: str, snapshot: ClusterSnapshot) -> tuple:
+def topic_values(info: kafka.TopicInfo, configs: dict, configs_text: str, snapshot: ClusterSnapshot) -> tuple:
     """A topic's TOPIC_FIELDS, configs ({key: (value, source)}) as their JSON text."""
 
     def value(key: str) -> str:
@@ -468,16 +469,16 @@ def _record_run(result: SyncResult, now: datetime) -> None:
     SyncRun.objects.filter(finished_at__lt=now - SYNC_RUN_RETENTION).delete()
 
 
-def sync_group(group_id: str, cluster: kafka_client.ClusterSettings | None = None) -> None:
+def sync_group(group_id: str, cluster: kafka.ClusterSettings | None = None) -> None:
     """Refresh one group's mirror rows right after its offsets changed (an offset reset),
     without waiting for the next full sync or touching any other group."""
-    admin = kafka_client.admin_client(kafka_client.cluster_settings(cluster))
-    groups, _ = kafka_client.describe_groups([group_id], cluster, admin=admin)
-    committed_by_group, failures = kafka_client.committed_offsets([group_id], cluster, admin=admin)
+    admin = kafka.admin_client(kafka.cluster_settings(cluster))
+    groups, _ = kafka.describe_groups([group_id], cluster, admin=admin)
+    committed_by_group, failures = kafka.committed_offsets([group_id], cluster, admin=admin)
     if group_id in failures:
         raise failures[group_id]
     committed = committed_by_group.get(group_id, {})
-    latest, _ = kafka_client.list_offsets(committed, "latest", cluster, admin=admin)
+    latest, _ = kafka.list_offsets(committed, "latest", cluster, admin=admin)
     now = timezone.now()
     snapshot = ClusterSnapshot([], {}, {}, {}, latest, [group_id], groups, {group_id: committed})
     with transaction.atomic():

@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 from celery import shared_task
 
-from opsportal.kafka_client import KafkaClientError
+from opsportal.kafka import KafkaClientError
 
 from .sync import sync_cluster
 

@@ -10,7 +10,8 @@ from playwright.sync_api import expect
 
 from deadletter.drain import drain_dead_letter
 from deadletter.models import DeadLetterRecord, Status
-from opsportal import kafka_client
+from opsportal import kafka
+from opsportal.kafka.testing import produce_records
 from republish.models import Replay
 from tests.conftest import ensure_ops_groups
 from tests.republish.conftest import billing_event, billing_headers
@@ -32,11 +33,11 @@ def drained(ops_groups, make_topic, cluster):
     """Two dead letters with different error types, produced, dead-lettered and drained for real."""
     original = make_topic(partitions=10, prefix="test.e2e-billing")
     dlq = make_topic(partitions=1, prefix="test.e2e-dlq")
-    producer = kafka_client.producer(cluster)
+    producer = kafka.producer(cluster)
     events = [(b"acc_e2e_1", billing_event("acc_e2e_1")), (b"acc_e2e_2", billing_event("acc_e2e_2"))]
-    positions = kafka_client.produce_records(producer, original, [(k, v, ()) for k, v in events], cluster=cluster)
+    positions = produce_records(producer, original, [(k, v, ()) for k, v in events], cluster=cluster)
     errors = ["InsufficientFundsError", "CurrencyMismatchError"]
-    kafka_client.produce_records(
+    produce_records(
         producer,
         dlq,
         [

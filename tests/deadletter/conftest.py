@@ -7,7 +7,8 @@ import uuid
 import pytest
 
 from deadletter.drain import DrainResult, drain_dead_letter
-from opsportal import kafka_client
+from opsportal import kafka
+from opsportal.kafka.testing import produce_records
 
 MAX_MESSAGE_BYTES = 2 * 1024 * 1024  # room for the 1 MiB value plus headers
 
@@ -25,10 +26,10 @@ def group_id() -> str:
 @pytest.fixture
 def produce(cluster):
     """produce(topic, [(key, value, headers), ...]) -> [(partition, offset), ...] on the real cluster."""
-    client = kafka_client.producer(cluster, **{"message.max.bytes": MAX_MESSAGE_BYTES + 65536})
+    client = kafka.producer(cluster, **{"message.max.bytes": MAX_MESSAGE_BYTES + 65536})
 
     def send(topic: str, records: list[tuple]) -> list[tuple[int, int]]:
-        return kafka_client.produce_records(client, topic, records, cluster=cluster)
+        return produce_records(client, topic, records, cluster=cluster)
 
     return send
 
@@ -47,7 +48,7 @@ def committed(cluster, group_id):
     """The group's committed offset of a partition, or None."""
 
     def read(topic: str, partition: int = 0) -> int | None:
-        offsets, failures = kafka_client.committed_offsets([group_id], cluster)
+        offsets, failures = kafka.committed_offsets([group_id], cluster)
         assert not failures
         return offsets.get(group_id, {}).get((topic, partition))
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from deadletter.admin import RangeDatesQuerySet
 from deadletter.drain import build_row
 from deadletter.models import DeadLetterRecord, Review
-from opsportal.kafka_client import Record
+from opsportal.kafka import Record
 from tests.deadletter import samples
 
 pytestmark = pytest.mark.django_db

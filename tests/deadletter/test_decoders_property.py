@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from deadletter import decoders
 from deadletter.drain import build_row
-from opsportal.kafka_client import Record
+from opsportal.kafka import Record
 from tests.deadletter import samples
 
 # Every header name the decoders know, so random values land on every reader of every family.

@@ -17,7 +17,7 @@ from django.db import OperationalError
 
 from deadletter import drain as drain_module
 from deadletter.models import DeadLetterRecord
-from opsportal import kafka_client
+from opsportal import kafka
 from tests.deadletter import samples
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,8 +64,8 @@ def test_sigkill_in_the_middle_of_a_large_drain_loses_and_duplicates_nothing(
             (dlq_topic,),
         ).fetchone()
     assert (count, distinct, low, high) == (BACKLOG, BACKLOG, 0, BACKLOG - 1)
-    end, _ = kafka_client.list_offsets([(dlq_topic, 0)], "latest", cluster)
-    committed, _ = kafka_client.committed_offsets([group_id], cluster)
+    end, _ = kafka.list_offsets([(dlq_topic, 0)], "latest", cluster)
+    committed, _ = kafka.committed_offsets([group_id], cluster)
     assert committed[group_id][(dlq_topic, 0)] == end[(dlq_topic, 0)] == BACKLOG
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from opsportal import kafka_client
+from opsportal import kafka
+from opsportal.kafka.testing import produce_records
 from topics.sync import SyncResult, sync_cluster
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +28,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "
 
 
 def topic_ready(name: str, partitions: int, cluster) -> bool:
-    topic = kafka_client.list_topics(cluster).get(name)
+    topic = kafka.list_topics(cluster).get(name)
     return topic is not None and len(topic.partitions) == partitions and all(p.leader >= 0 for p in topic.partitions)
 
 
@@ -54,17 +55,17 @@ def group_names(cluster):
         return name
 
     yield make
-    kafka_client.delete_groups(created, cluster)
+    kafka.delete_groups(created, cluster)
 
 
 @pytest.fixture
 def produce(cluster):
     """Produce `count` records into one partition; returns the partition's new end offset."""
-    producer = kafka_client.producer(cluster)
+    producer = kafka.producer(cluster)
 
     def produce_into(topic: str, partition: int, count: int) -> int:
         records = [(f"k{i}".encode(), f"v{i}".encode(), ()) for i in range(count)]
-        delivered = kafka_client.produce_records(producer, topic, records, partition=partition, cluster=cluster)
+        delivered = produce_records(producer, topic, records, partition=partition, cluster=cluster)
         return delivered[-1][1] + 1
 
     return produce_into
@@ -75,9 +76,9 @@ def commit(cluster):
     """Commit offsets for a group the way a consumer does (no subscription: a simple group)."""
 
     def commit_offsets(group_id: str, positions: dict[tuple[str, int], int]) -> None:
-        client = kafka_client.consumer(group_id, cluster)
+        client = kafka.consumer(group_id, cluster)
         try:
-            kafka_client.commit_positions(client, positions, cluster)
+            kafka.commit_positions(client, positions, cluster)
         finally:
             client.close()
 

@@ -9,7 +9,7 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from opsportal import kafka_client
+from opsportal import kafka
 from opsportal.celery import app as celery_app
 from topics.models import ConsumerGroup, SyncRun, Topic
 
@@ -26,12 +26,12 @@ def many_topics(topic_names, cluster):
 
     def make(prefix: str, count: int) -> list[str]:
         names = [topic_names(prefix) for _ in range(count)]
-        specs = [kafka_client.NewTopicSpec(name, 1, 1, {}) for name in names]
-        assert kafka_client.create_topics(specs, cluster) == {}
+        specs = [kafka.NewTopicSpec(name, 1, 1, {}) for name in names]
+        assert kafka.create_topics(specs, cluster) == {}
         wait_for(lambda: all(topic_ready(name, 1, cluster) for name in names[-1:]), what="topics ready")
         # Each call asks a random broker; all of them must know the new topics before a sync.
         wait_for(
-            lambda: all(set(names) <= set(kafka_client.list_topics(cluster)) for _ in range(3)),
+            lambda: all(set(names) <= set(kafka.list_topics(cluster)) for _ in range(3)),
             what="all topics listed",
         )
         return names
@@ -99,8 +99,8 @@ def test_the_topic_page_lists_partitions_and_configs_read_only(admin_client, rea
 def test_internal_and_vanished_topics_are_hidden_by_default(admin_client, ready_topic, sync, cluster):
     gone = ready_topic()
     sync()
-    assert kafka_client.delete_topics([gone], cluster) == {}
-    wait_for(lambda: gone not in kafka_client.list_topics(cluster), what=f"{gone} deleted")
+    assert kafka.delete_topics([gone], cluster) == {}
+    wait_for(lambda: gone not in kafka.list_topics(cluster), what=f"{gone} deleted")
     sync()
     internal = Topic.objects.filter(is_internal=True).values_list("name", flat=True).first()
     assert internal, "the cluster has no internal topic (__consumer_offsets) to hide"

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from opsportal import kafka_client
+from opsportal import kafka
 from topics.models import Broker, Topic
 
 from .conftest import ROOT, wait_for
@@ -23,7 +23,7 @@ def local_kafka(*args: str) -> None:
 
 def all_in_sync(cluster) -> bool:
     return all(
-        len(p.isr) == len(p.replicas) for topic in kafka_client.list_topics(cluster).values() for p in topic.partitions
+        len(p.isr) == len(p.replicas) for topic in kafka.list_topics(cluster).values() for p in topic.partitions
     )
 
 
@@ -33,7 +33,7 @@ def test_stopping_a_broker_shows_its_partitions_under_replicated_until_it_is_bac
     try:
         local_kafka("stop-broker", "--node", str(STOPPED))
         wait_for(
-            lambda: all(STOPPED not in p.isr for p in kafka_client.list_topics(cluster)[name].partitions),
+            lambda: all(STOPPED not in p.isr for p in kafka.list_topics(cluster)[name].partitions),
             timeout=60,
             what=f"broker {STOPPED} out of the ISR",
         )

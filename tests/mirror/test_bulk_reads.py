@@ -1,44 +1,47 @@
-"""The sync's bulk reads answer exactly what the plain, per-future calls answer."""
+"""The sync's bulk reads: offsets and configs of many partitions and topics at once."""
 
 from __future__ import annotations
 
 import pytest
 
-from opsportal import kafka_client
+from opsportal import kafka
 from topics.models import Topic
 from topics.sync import _differs
 
 pytestmark = pytest.mark.django_db
 
 
-def test_bulk_offsets_equal_the_per_partition_futures_and_report_each_failure(ready_topic, produce, cluster):
+def test_offsets_are_read_in_slices_and_each_failure_is_reported(ready_topic, produce, cluster, monkeypatch):
     name = ready_topic(partitions=3)
     produce(name, 1, 5)
     positions = [(name, 0), (name, 1), (name, 2), ("mirror.no-such-topic", 0)]
+    monkeypatch.setattr(kafka.cluster, "OFFSETS_REQUEST_SIZE", 2)
 
-    bulk = kafka_client.list_offsets_bulk(positions, ("earliest", "latest"), cluster, chunk=2)
-    plain = kafka_client.list_offsets_batched(positions, ("earliest", "latest"), cluster)
+    earliest, earliest_failures = kafka.list_offsets(positions, "earliest", cluster)
+    latest, latest_failures = kafka.list_offsets(positions, "latest", cluster)
 
-    for spec in ("earliest", "latest"):
-        assert bulk[spec][0] == plain[spec][0]
-        assert set(bulk[spec][1]) == set(plain[spec][1]) == {("mirror.no-such-topic", 0)}
-        assert isinstance(bulk[spec][1][("mirror.no-such-topic", 0)], kafka_client.KafkaClientError)
-    assert bulk["latest"][0][(name, 1)] == 5
+    assert earliest == {(name, 0): 0, (name, 1): 0, (name, 2): 0}
+    assert latest == {(name, 0): 0, (name, 1): 5, (name, 2): 0}
+    for failures in (earliest_failures, latest_failures):
+        assert set(failures) == {("mirror.no-such-topic", 0)}
+        assert isinstance(failures[("mirror.no-such-topic", 0)], kafka.KafkaClientError)
 
 
-def test_bulk_configs_equal_the_per_topic_answer(ready_topic, cluster):
+def test_configs_name_their_source_and_a_missing_topic_fails_alone(ready_topic, cluster):
     name = ready_topic(configs={"retention.ms": "3600000"})
 
-    assert kafka_client.describe_topic_configs_bulk([name], cluster) == kafka_client.describe_topic_configs_each(
-        [name], cluster
-    )
+    configs, failures = kafka.describe_topic_configs([name, "mirror.no-such-topic"], cluster)
+
+    assert configs[name]["retention.ms"] == ("3600000", "DYNAMIC_TOPIC_CONFIG")
+    assert configs[name]["cleanup.policy"][1] == "DEFAULT_CONFIG"
+    assert set(failures) == {"mirror.no-such-topic"}
 
 
 def test_a_changed_config_is_written_by_the_next_sync(ready_topic, sync, cluster):
     name = ready_topic(configs={"retention.ms": "3600000"})
     sync()
 
-    assert kafka_client.set_topic_configs({name: {"retention.ms": "7200000"}}, cluster) == {}
+    assert kafka.set_topic_configs({name: {"retention.ms": "7200000"}}, cluster) == {}
     result = sync()
 
     topic = Topic.objects.get(name=name)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from opsportal import kafka_client
+from opsportal import kafka
 from topics.models import ConsumerGroup
 
 from .conftest import describe_group_with_kafka_tool
@@ -50,13 +50,13 @@ def test_an_active_member_is_counted_and_its_lag_matches_the_tool(ready_topic, p
     name = ready_topic(partitions=1)
     produce(name, 0, 5)
     group_id = group_names()
-    member = kafka_client.consumer(group_id, cluster)
+    member = kafka.consumer(group_id, cluster)
     try:
         member.subscribe([name])
         records = []
         while len(records) < 2:
-            records += kafka_client.poll_records(member, 2 - len(records), 1.0, cluster)
-        kafka_client.commit_positions(member, {(name, 0): records[-1].offset + 1}, cluster)
+            records += kafka.poll(member, 2 - len(records), 1.0, cluster)
+        kafka.commit_positions(member, {(name, 0): records[-1].offset + 1}, cluster)
 
         sync()
         reported = describe_group_with_kafka_tool(group_id)
@@ -65,7 +65,7 @@ def test_an_active_member_is_counted_and_its_lag_matches_the_tool(ready_topic, p
 
     group = ConsumerGroup.objects.get(group_id=group_id)
     assert (group.state, group.member_count, group.protocol_type) == ("STABLE", 1, "consumer")
-    assert group.coordinator in {b.id for b in kafka_client.describe_brokers(cluster)}
+    assert group.coordinator in {b.id for b in kafka.describe_brokers(cluster)}
     assert {(o.topic, o.partition): (o.committed_offset, o.end_offset, o.lag) for o in group.offsets.all()} == reported
     assert group.total_lag == 3
 
@@ -76,19 +76,19 @@ def test_one_groups_failure_is_recorded_and_the_others_still_sync(lagging_group,
     healthy_id = broken_id.replace("mirror-group", "mirror-healthy")
     commit(healthy_id, committed)
     commit(broken_id, {pos: 0 for pos in committed})
-    real = kafka_client.committed_offsets
+    real = kafka.committed_offsets
 
     def one_group_fails(group_ids, cluster=None, admin=None):
         offsets, failures = real(group_ids, cluster, admin=admin)
         offsets.pop(broken_id, None)
-        failures[broken_id] = kafka_client.KafkaClientError("simulated COORDINATOR_NOT_AVAILABLE")
+        failures[broken_id] = kafka.KafkaClientError("simulated COORDINATOR_NOT_AVAILABLE")
         return offsets, failures
 
-    monkeypatch.setattr(kafka_client, "committed_offsets", one_group_fails)
+    monkeypatch.setattr(kafka, "committed_offsets", one_group_fails)
     try:
         result = sync()
     finally:
-        kafka_client.delete_groups([healthy_id])
+        kafka.delete_groups([healthy_id])
 
     assert result.errors >= 1
     assert any(broken_id in message and "simulated" in message for message in result.error_messages)

@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from opsportal import kafka_client
+from opsportal import kafka
 from topics.models import Broker, ConsumerGroup, GroupOffset, Partition, Topic
 from topics.sync import SyncResult, read_cluster, write_mirror
 
@@ -26,7 +26,7 @@ def test_it_mirrors_partitions_configs_and_offsets_exactly(ready_topic, produce,
     assert (topic.partition_count, topic.replication_factor) == (3, 3)
     assert (topic.retention_ms, topic.cleanup_policy, topic.min_insync_replicas) == ("3600000", "compact", "2")
     assert topic.configs["retention.ms"] == ["3600000", "DYNAMIC_TOPIC_CONFIG"]
-    live_configs = kafka_client.describe_topic_configs_each([name], cluster)[0][name]
+    live_configs = kafka.describe_topic_configs([name], cluster)[0][name]
     assert topic.configs == {key: [value, source] for key, (value, source) in live_configs.items()}
     assert topic.approx_messages == sum(produced.values())
     assert (topic.is_internal, topic.vanished_at, topic.under_replicated_partitions) == (False, None, 0)
@@ -36,7 +36,7 @@ def test_it_mirrors_partitions_configs_and_offsets_exactly(ready_topic, produce,
         1: (0, produced[1]),
         2: (0, 0),
     }
-    live = kafka_client.list_topics(cluster)[name]
+    live = kafka.list_topics(cluster)[name]
     assert {n: (p.leader, p.replicas, p.isr) for n, p in mirrored.items()} == {
         p.number: (p.leader, list(p.replicas), list(p.isr)) for p in live.partitions
     }
@@ -45,8 +45,8 @@ def test_it_mirrors_partitions_configs_and_offsets_exactly(ready_topic, produce,
 def test_it_marks_a_deleted_topic_vanished_and_brings_it_back_when_recreated(ready_topic, sync, cluster):
     name = ready_topic(partitions=2)
     sync()
-    assert kafka_client.delete_topics([name], cluster) == {}
-    wait_for(lambda: name not in kafka_client.list_topics(cluster), what=f"{name} deleted")
+    assert kafka.delete_topics([name], cluster) == {}
+    wait_for(lambda: name not in kafka.list_topics(cluster), what=f"{name} deleted")
 
     result = sync()
 
@@ -54,8 +54,8 @@ def test_it_marks_a_deleted_topic_vanished_and_brings_it_back_when_recreated(rea
     assert topic.vanished_at is not None
     assert result.vanished >= 1
     # Re-create it smaller; deletion finishes in the background, so retry while the name is still taken.
-    spec = kafka_client.NewTopicSpec(name, 1, 3, {})
-    wait_for(lambda: kafka_client.create_topics([spec], cluster) == {}, what=f"{name} re-created")
+    spec = kafka.NewTopicSpec(name, 1, 3, {})
+    wait_for(lambda: kafka.create_topics([spec], cluster) == {}, what=f"{name} re-created")
     wait_for(lambda: topic_ready(name, 1, cluster), what=f"{name} ready")
 
     sync()

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group, User
 
-from opsportal import kafka_client
-from opsportal.kafka_client import Position
+from opsportal import kafka
+from opsportal.kafka import Position
 from tests.conftest import ensure_ops_groups
 
 KAFKA_LIBS = Path(__file__).resolve().parents[2] / "kafka" / "libs"
@@ -39,7 +39,7 @@ class Scenario:
 
 
 def produce_stamped(topic: str, partition: int, stamps_ms: list[int]) -> None:
-    producer = kafka_client.producer()
+    producer = kafka.producer()
     for stamp in stamps_ms:
         producer.produce(topic, b"billing-event", b"key", partition=partition, timestamp=stamp)
     assert producer.flush(30) == 0
@@ -61,14 +61,14 @@ def scenario(cluster, make_topic, group_names) -> Scenario:
         produce_stamped(topic, partition, [now_ms - (10 - i) * HOUR_MS for i in range(10)])
     produce_stamped(topic, 2, [now_ms - (20 - i) * HOUR_MS for i in range(4)])
     result = Scenario(topic, group_names(), now_ms)
-    assert kafka_client.alter_committed_offsets(result.group, result.initial_offsets, cluster) == dict.fromkeys(
+    assert kafka.alter_committed_offsets(result.group, result.initial_offsets, cluster) == dict.fromkeys(
         result.initial_offsets
     )
     return result
 
 
 def committed(group: str, cluster=None) -> dict[Position, int]:
-    offsets, failures = kafka_client.committed_offsets([group], cluster)
+    offsets, failures = kafka.committed_offsets([group], cluster)
     assert not failures
     return offsets.get(group, {})
 
@@ -90,7 +90,7 @@ def kafka_tool_dry_run(group: str, *args: str) -> dict[Position, int]:
 @contextmanager
 def active_consumer(group: str, topic: str) -> Iterator[object]:
     """A real consumer that has joined the group and received its assignment."""
-    consumer = kafka_client.consumer(group, **{"session.timeout.ms": 10000})
+    consumer = kafka.consumer(group, **{"session.timeout.ms": 10000})
     consumer.subscribe([topic])
     try:
         deadline = time.monotonic() + 30

@@ -7,7 +7,8 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import reverse
 
-from opsportal import kafka_client
+from opsportal import kafka
+from opsportal.kafka.testing import produce_records
 from topics.models import ConsumerGroup, GroupOffset
 from topics.sync import sync_group
 
@@ -17,11 +18,11 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def committed_group(make_topic, cluster):
     topic = make_topic(partitions=2, prefix="test.group-page")
-    producer = kafka_client.producer(cluster)
-    kafka_client.produce_records(producer, topic, [(b"k", b"v", ())] * 6, partition=0, cluster=cluster)
+    producer = kafka.producer(cluster)
+    produce_records(producer, topic, [(b"k", b"v", ())] * 6, partition=0, cluster=cluster)
     group_id = f"test-group-page-{topic.rsplit('.', 1)[1]}"
-    consumer = kafka_client.consumer(group_id, cluster)
-    kafka_client.commit_positions(consumer, {(topic, 0): 4}, cluster)
+    consumer = kafka.consumer(group_id, cluster)
+    kafka.commit_positions(consumer, {(topic, 0): 4}, cluster)
     consumer.close()
     return group_id, topic
 

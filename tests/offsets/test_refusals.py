@@ -65,7 +65,7 @@ def test_a_consumer_joining_after_the_recheck_gets_unknown_member_id_per_partiti
 def test_offsets_committed_since_the_preview_make_the_apply_refuse(scenario, cluster):
     plan = reset.plan_reset(_spec(scenario), cluster)
     moved = {(scenario.topic, 0): 6}
-    assert cluster and reset.kafka_client.alter_committed_offsets(scenario.group, moved, cluster) == {
+    assert cluster and reset.kafka.alter_committed_offsets(scenario.group, moved, cluster) == {
         (scenario.topic, 0): None
     }
 

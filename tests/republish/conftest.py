@@ -15,7 +15,8 @@ from django.contrib.auth.models import Group, User
 
 from deadletter.drain import drain_dead_letter
 from deadletter.models import DeadLetterRecord
-from opsportal import kafka_client
+from opsportal import kafka
+from opsportal.kafka.testing import produce_records
 from tests.conftest import ensure_ops_groups
 
 
@@ -46,7 +47,7 @@ def billing_headers(original_topic: str, partition: int, offset: int, error="Ins
 
 def wait_for_metadata(cluster, topic: str) -> None:
     deadline = time.monotonic() + 60
-    while topic not in kafka_client.list_topics(cluster):
+    while topic not in kafka.list_topics(cluster):
         assert time.monotonic() < deadline
         time.sleep(0.1)
 
@@ -64,17 +65,17 @@ def dead_letters(make_topic, cluster, original_topic):
     first (so they have real original offsets), dead-lettered, then drained for real."""
     dlq = make_topic(partitions=1, prefix="test.dlq")
     wait_for_metadata(cluster, dlq)
-    producer = kafka_client.producer(cluster)
+    producer = kafka.producer(cluster)
 
     def make(events: list[tuple[bytes | None, bytes | None]], error: str = "InsufficientFundsError"):
-        originals = kafka_client.produce_records(
+        originals = produce_records(
             producer, original_topic, [(k, v, ()) for k, v in events], cluster=cluster
         )
         failed = [
             (key, value, billing_headers(original_topic, partition, offset, error))
             for (key, value), (partition, offset) in zip(events, originals, strict=True)
         ]
-        ((_, first_offset), *_) = kafka_client.produce_records(producer, dlq, failed, cluster=cluster)
+        ((_, first_offset), *_) = produce_records(producer, dlq, failed, cluster=cluster)
         drain_dead_letter(
             topic=dlq, group_id=f"test-{uuid.uuid4().hex[:8]}", until_empty=True, timeout=1.0, cluster=cluster
         )
@@ -83,16 +84,16 @@ def dead_letters(make_topic, cluster, original_topic):
     return make
 
 
-def read_partition(cluster, topic: str, partition: int, start: int = 0) -> list[kafka_client.Record]:
+def read_partition(cluster, topic: str, partition: int, start: int = 0) -> list[kafka.Record]:
     """Everything in one partition from start, read back without a consumer group."""
-    end = kafka_client.list_offsets([(topic, partition)], "latest", cluster)[0][(topic, partition)]
-    consumer = kafka_client.consumer(f"test-read-{uuid.uuid4().hex[:8]}", cluster)
-    kafka_client.assign(consumer, {(topic, partition): start})
-    records: list[kafka_client.Record] = []
+    end = kafka.list_offsets([(topic, partition)], "latest", cluster)[0][(topic, partition)]
+    consumer = kafka.consumer(f"test-read-{uuid.uuid4().hex[:8]}", cluster)
+    kafka.assign(consumer, {(topic, partition): start})
+    records: list[kafka.Record] = []
     deadline = time.monotonic() + 20
     try:
         while (not records or records[-1].offset < end - 1) and start < end and time.monotonic() < deadline:
-            records += kafka_client.poll_records(consumer, 1000, 0.5, cluster)
+            records += kafka.poll(consumer, 1000, 0.5, cluster)
     finally:
         consumer.close()
     return records

@@ -10,7 +10,8 @@ from django.db import OperationalError, connection
 from django.utils import timezone
 
 from deadletter.models import DeadLetterRecord, Review, Status
-from opsportal import kafka_client
+from opsportal import kafka
+from opsportal.kafka.testing import produce_records
 from republish import jobs, outbox, safety
 from republish.models import Replay, ReplayJob
 from republish.publish import Outcome, RepublishRefused, republish
@@ -285,11 +286,11 @@ def test_the_rate_limit_spaces_the_job_out(make_topic, cluster, operator):
 def test_safety_flags_newer_events_of_the_key_a_republished_event_id_and_a_returned_replay(
     dead_letters, operator, cluster, original_topic
 ):
-    producer = kafka_client.producer(cluster)
+    producer = kafka.producer(cluster)
     first, unrelated = dead_letters(
         [(b"acc_s", billing_event("acc_s", event_id="evt-s")), (b"acc_t", billing_event("acc_t"))]
     )
-    kafka_client.produce_records(producer, original_topic, [(b"acc_s", b"{}", ())] * 3, cluster=cluster)
+    produce_records(producer, original_topic, [(b"acc_s", b"{}", ())] * 3, cluster=cluster)
 
     report = safety.check([first, unrelated])
 
@@ -310,8 +311,8 @@ def test_safety_flags_newer_events_of_the_key_a_republished_event_id_and_a_retur
 def test_a_bounded_scan_says_at_least(dead_letters, cluster, original_topic, settings):
     settings.REPUBLISH_SAFETY_SCAN_LIMIT = 2
     (row,) = dead_letters([(b"acc_b", billing_event("acc_b"))])
-    producer = kafka_client.producer(cluster)
-    kafka_client.produce_records(producer, original_topic, [(b"acc_b", b"{}", ())] * 5, cluster=cluster)
+    producer = kafka.producer(cluster)
+    produce_records(producer, original_topic, [(b"acc_b", b"{}", ())] * 5, cluster=cluster)
 
     checks = safety.check([row]).by_record[row.pk]
 

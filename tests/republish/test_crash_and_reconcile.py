@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from opsportal import kafka_client
+from opsportal import kafka
+from opsportal.kafka.testing import produce_records
 
 from .conftest import billing_event, billing_headers, manage, read_partition
 
@@ -24,7 +25,7 @@ point = os.environ["CRASH_POINT"]
 if point == "before-settle":
     publish.settle = die
 else:
-    publish.kafka_client.produce_started = die
+    publish.kafka.produce = die
 user = User.objects.create_user("crash-operator")
 publish.republish(list(DeadLetterRecord.objects.all()), user=user, producer=None)
 """
@@ -36,11 +37,11 @@ def drained_database(tmp_path, make_topic, cluster, original_topic):
     database = tmp_path / "portal.sqlite3"
     assert manage(database, "migrate", "--noinput").returncode == 0
     dlq = make_topic(partitions=1, prefix="test.dlq")
-    producer = kafka_client.producer(cluster)
+    producer = kafka.producer(cluster)
     value = billing_event("acc_crash")
-    ((partition, offset),) = kafka_client.produce_records(producer, original_topic, [(b"acc_crash", value, ())])
+    ((partition, offset),) = produce_records(producer, original_topic, [(b"acc_crash", value, ())])
     headers = billing_headers(original_topic, partition, offset)
-    kafka_client.produce_records(producer, dlq, [(b"acc_crash", value, headers)])
+    produce_records(producer, dlq, [(b"acc_crash", value, headers)])
     drain = manage(
         database, "drain_dead_letter", "--topic", dlq, "--group-id", f"t-{uuid.uuid4().hex[:8]}", "--until-empty"
     )

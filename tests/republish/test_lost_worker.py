@@ -30,7 +30,7 @@ KILLED_JOB = """
 import os, signal
 from django.contrib.auth.models import User
 from deadletter.models import DeadLetterRecord
-from opsportal import kafka_client
+from opsportal import kafka
 from republish import jobs
 settled, finish_chunk = [], jobs._finish_chunk
 def die_settling_the_second(*args):
@@ -41,7 +41,7 @@ def die_settling_the_second(*args):
 jobs._finish_chunk = die_settling_the_second
 jobs.CHUNK_SIZE = 10
 # Batches wait 2 s: chunks 1 and 2 go out together, chunk 3 is still queued at the kill.
-jobs.republish_producer = lambda: kafka_client.producer(**{"linger.ms": 2000})
+jobs.republish_producer = lambda: kafka.producer(**{"linger.ms": 2000})
 target = os.environ["TARGET"]
 DeadLetterRecord.objects.bulk_create(
     DeadLetterRecord(dlq_topic="test.lost", partition=0, offset=n, key=f"acc_{n}".encode(), value=b"{}",

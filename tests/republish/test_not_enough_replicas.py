@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from deadletter.models import Status
-from opsportal import kafka_client
+from opsportal import kafka
 from republish.models import Replay
 from republish.publish import republish
 
@@ -33,15 +33,15 @@ def wait_until(condition, timeout: float = 120.0) -> None:
         try:
             if condition():
                 return
-        except kafka_client.KafkaClientError:
+        except kafka.KafkaClientError:
             pass
         assert time.monotonic() < deadline, "the cluster did not reach the expected state in time"
         time.sleep(0.5)
 
 
 def fully_replicated(cluster) -> bool:
-    topics = kafka_client.list_topics(cluster)
-    return len(kafka_client.describe_brokers(cluster)) == 3 and all(
+    topics = kafka.list_topics(cluster)
+    return len(kafka.describe_brokers(cluster)) == 3 and all(
         len(p.isr) == len(p.replicas) and p.leader >= 0 for t in topics.values() for p in t.partitions
     )
 

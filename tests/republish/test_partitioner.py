@@ -3,7 +3,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from opsportal import kafka_client
+from opsportal import kafka
+from opsportal.kafka.testing import produce_records
 from republish.partitioner import partition_for_key
 
 from .conftest import wait_for_metadata
@@ -34,11 +35,11 @@ def test_it_picks_the_partition_the_java_client_picks():
 def test_the_producer_lands_keys_where_the_partitioner_predicts(make_topic, cluster):
     topic = make_topic(partitions=10)
     keys = [f"acc_{n}".encode() for n in range(50)]
-    producer = kafka_client.producer(cluster)
+    producer = kafka.producer(cluster)
 
     wait_for_metadata(cluster, topic)
 
-    delivered = kafka_client.produce_records(producer, topic, [(k, b"{}", ()) for k in keys], cluster=cluster)
+    delivered = produce_records(producer, topic, [(k, b"{}", ()) for k in keys], cluster=cluster)
 
     assert [partition for partition, _offset in delivered] == [partition_for_key(k, 10) for k in keys]
     assert len({partition for partition, _ in delivered}) > 1

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from deadletter.models import Status
-from opsportal.kafka_client import KafkaClientError
+from opsportal.kafka import KafkaClientError
 from republish import publish
 from republish.edits import EditRejected, check_edit
 from republish.headers import REPLAY_HEADERS

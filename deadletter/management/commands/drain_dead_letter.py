@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
 from deadletter.drain import DrainResult, drain_dead_letter
-from opsportal.kafka_client import KafkaClientError
+from opsportal.kafka import KafkaClientError
 
 
 class Command(BaseCommand):

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from offsets import reset, service
 from offsets.models import OffsetReset
-from opsportal.kafka_client import KafkaClientError
+from opsportal.kafka import KafkaClientError
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from opsportal.kafka_client import KafkaClientError
+from opsportal.kafka import KafkaClientError
 from republish.models import Replay
 from republish.publish import RepublishRefused
 from republish.reconcile import reconcile

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from opsportal.kafka_client import KafkaClientError
+from opsportal.kafka import KafkaClientError
 from topics.sync import sync_cluster
 
 

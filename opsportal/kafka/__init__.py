@@ -1,0 +1,93 @@
+"""The portal's only door to Kafka: the one package that imports confluent_kafka.
+
+One public function per operation, grouped by what it works on: clients
+(construction from settings), cluster (brokers, topics, configs, partition
+offsets), groups (consumer groups and their offsets), consume and produce.
+Every librdkafka failure leaves this package as a KafkaClientError that says
+which bootstrap servers were tried, what failed and what to check.
+"""
+
+from opsportal.kafka.clients import (
+    AdminClient,
+    ClusterSettings,
+    Consumer,
+    Producer,
+    admin_client,
+    cluster_settings,
+    consumer,
+    producer,
+)
+from opsportal.kafka.cluster import (
+    BrokerInfo,
+    NewTopicSpec,
+    PartitionInfo,
+    Position,
+    TopicConfigs,
+    TopicInfo,
+    create_topics,
+    delete_topics,
+    describe_brokers,
+    describe_topic_configs,
+    grow_partitions,
+    list_offsets,
+    list_topics,
+    set_topic_configs,
+)
+from opsportal.kafka.consume import OFFSET_BEGINNING, OFFSET_END, Headers, Record, assign, commit_positions, poll
+from opsportal.kafka.errors import KafkaClientError, KafkaUnavailable, NotEnoughReplicas
+from opsportal.kafka.groups import (
+    GroupInfo,
+    GroupMember,
+    alter_committed_offsets,
+    committed_offsets,
+    delete_groups,
+    describe_groups,
+    list_group_ids,
+)
+from opsportal.kafka.produce import Delivery, OutgoingRecord, PendingDeliveries, produce
+
+__all__ = [
+    "OFFSET_BEGINNING",
+    "OFFSET_END",
+    "AdminClient",
+    "BrokerInfo",
+    "ClusterSettings",
+    "Consumer",
+    "Delivery",
+    "GroupInfo",
+    "GroupMember",
+    "Headers",
+    "KafkaClientError",
+    "KafkaUnavailable",
+    "NewTopicSpec",
+    "NotEnoughReplicas",
+    "OutgoingRecord",
+    "PartitionInfo",
+    "PendingDeliveries",
+    "Position",
+    "Producer",
+    "Record",
+    "TopicConfigs",
+    "TopicInfo",
+    "admin_client",
+    "alter_committed_offsets",
+    "assign",
+    "cluster_settings",
+    "commit_positions",
+    "committed_offsets",
+    "consumer",
+    "create_topics",
+    "delete_groups",
+    "delete_topics",
+    "describe_brokers",
+    "describe_groups",
+    "describe_topic_configs",
+    "grow_partitions",
+    "list_group_ids",
+    "list_offsets",
+    "list_topics",
+    "poll",
+    "produce",
+    "producer",
+    "set_topic_configs",
+]
