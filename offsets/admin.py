@@ -6,13 +6,16 @@ what will happen and the change is made only on an explicit confirming POST.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
@@ -69,13 +72,13 @@ class OffsetResetAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # new resets go through the preview form, never a blank row
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: OffsetReset | None = None) -> bool:
         return False  # the audit trail is read-only
 
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: OffsetReset | None = None) -> bool:
         return False
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         name = f"{self.opts.app_label}_{self.opts.model_name}"
         return [
             path("new/", self.admin_site.admin_view(self.new_reset_view), name=f"{name}_new"),
@@ -83,7 +86,7 @@ class OffsetResetAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def changelist_view(self, request: HttpRequest, extra_context=None):
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         extra_context = {**(extra_context or {}), "can_reset": self._can_reset(request)}
         return super().changelist_view(request, extra_context)
 
@@ -159,7 +162,7 @@ class OffsetResetAdmin(admin.ModelAdmin):
                 request, "The preview expired or was altered; nothing was changed. Preview again.", messages.ERROR
             )
             return HttpResponseRedirect(reverse("admin:offsets_offsetreset_new"))
-        row = service.submit(plan, request.user)
+        row = service.submit(plan, operator(request))
         return self._report(request, row)
 
     def _report(self, request: HttpRequest, row: OffsetReset) -> HttpResponse:
@@ -178,7 +181,7 @@ class OffsetResetAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if request.method == "POST" and request.POST.get("post"):
             try:
-                row = service.approve(row, request.user)
+                row = service.approve(row, operator(request))
             except reset.ResetError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
                 return HttpResponseRedirect(reverse("admin:offsets_offsetreset_change", args=[row.pk]))
@@ -201,7 +204,7 @@ class OffsetResetAdmin(admin.ModelAdmin):
         except (reset.ResetError, KafkaClientError) as exc:
             return None, str(exc)
 
-    def _render(self, request: HttpRequest, template: str, **context) -> TemplateResponse:
+    def _render(self, request: HttpRequest, template: str, **context: Any) -> TemplateResponse:
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -212,5 +215,12 @@ class OffsetResetAdmin(admin.ModelAdmin):
         return TemplateResponse(request, f"admin/offsets/offsetreset/{template}", context)
 
 
-def _dash(value) -> str:
+def operator(request: HttpRequest) -> User:
+    """The signed-in operator; admin views let no anonymous user this far."""
+    if not isinstance(request.user, User):
+        raise PermissionDenied
+    return request.user
+
+
+def _dash(value: object) -> str:
     return "-" if value is None or value == "" else str(value)

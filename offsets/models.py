@@ -6,6 +6,7 @@ A row never talks to Kafka: offsets/service.py does, and records here what happe
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import models
 from django.utils import timezone
 
@@ -50,7 +51,9 @@ class OffsetReset(models.Model):
         return f"{self.group_id} --{self.reset_type} {self.value}".strip()
 
     @classmethod
-    def for_plan(cls, plan: ResetPlan, requested_by, status: str, requested_by_name: str = "") -> OffsetReset:
+    def for_plan(
+        cls, plan: ResetPlan, requested_by: User | None, status: str, requested_by_name: str = ""
+    ) -> OffsetReset:
         return cls(
             group_id=plan.spec.group_id,
             reset_type=str(plan.spec.reset_type),

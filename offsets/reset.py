@@ -276,7 +276,7 @@ class _Cluster:
     """One admin client and the settings, passed together through a plan's requests."""
 
     settings: ClusterSettings | None
-    admin: object = field(default=None)
+    admin: kafka.AdminClient | None = field(default=None)
 
     def __post_init__(self) -> None:
         self.admin = self.admin or kafka.admin_client(self.settings)
@@ -289,7 +289,9 @@ class _Cluster:
         return offsets
 
 
-def resettable_group(group_id: str, cluster: ClusterSettings | None = None, admin=None) -> dict[Position, int]:
+def resettable_group(
+    group_id: str, cluster: ClusterSettings | None = None, admin: kafka.AdminClient | None = None
+) -> dict[Position, int]:
     """The group's committed offsets, if it exists and is empty; else GroupNotResettable.
 
     Committing offsets for an unknown group creates it silently, so a group
@@ -405,7 +407,9 @@ def _shifted(positions: list[Position], committed: dict[Position, int], shift: i
     return {position: committed[position] + shift for position in positions}
 
 
-def plan_reset(spec: ResetSpec, cluster: ClusterSettings | None = None, admin=None) -> ResetPlan:
+def plan_reset(
+    spec: ResetSpec, cluster: ClusterSettings | None = None, admin: kafka.AdminClient | None = None
+) -> ResetPlan:
     """The preview: per partition the committed offset and the offset Kafka's tool would set."""
     spec.validate_value()
     reads = _Cluster(cluster, admin)
@@ -449,7 +453,9 @@ class ApplyResult:
         )
 
 
-def recheck(plan: ResetPlan, cluster: ClusterSettings | None = None, admin=None) -> dict[Position, int]:
+def recheck(
+    plan: ResetPlan, cluster: ClusterSettings | None = None, admin: kafka.AdminClient | None = None
+) -> dict[Position, int]:
     """Just before applying: the group is still empty and nobody committed since the preview."""
     committed = resettable_group(plan.spec.group_id, cluster, admin=admin)
     moved = [
@@ -462,7 +468,9 @@ def recheck(plan: ResetPlan, cluster: ClusterSettings | None = None, admin=None)
     return committed
 
 
-def apply_plan(plan: ResetPlan, cluster: ClusterSettings | None = None, admin=None) -> ApplyResult:
+def apply_plan(
+    plan: ResetPlan, cluster: ClusterSettings | None = None, admin: kafka.AdminClient | None = None
+) -> ApplyResult:
     """Commit exactly the previewed offsets, after a fresh check; report every partition."""
     admin = admin or kafka.admin_client(cluster)
     before = recheck(plan, cluster, admin=admin)

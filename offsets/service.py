@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from opsportal.kafka import ClusterSettings, KafkaClientError
@@ -25,7 +26,7 @@ def four_eyes_required() -> bool:
 
 
 def submit(
-    plan: reset.ResetPlan, user, *, requested_by_name: str = "", cluster: ClusterSettings | None = None
+    plan: reset.ResetPlan, user: User | None, *, requested_by_name: str = "", cluster: ClusterSettings | None = None
 ) -> OffsetReset:
     """Apply a confirmed preview now, or park it for a second person when four-eyes is on."""
     status = OffsetReset.Status.PENDING if four_eyes_required() else OffsetReset.Status.APPLYING
@@ -36,7 +37,7 @@ def submit(
     return execute(row, cluster)
 
 
-def approve(row: OffsetReset, approver, cluster: ClusterSettings | None = None) -> OffsetReset:
+def approve(row: OffsetReset, approver: User, cluster: ClusterSettings | None = None) -> OffsetReset:
     """A different person approves; the plan is re-checked against the cluster, then applied."""
     if row.requested_by_id is not None and row.requested_by_id == approver.pk:
         raise reset.ResetError("four-eyes approval: you requested this reset, so someone else has to approve it")

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 
 import pytest
 
 from opsportal import kafka
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """A test database of this run's own on PostgreSQL, so two runs on one server never drop each other's."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        database.setdefault("TEST", {})["NAME"] = f"test_{database['NAME']}_{os.getpid()}"
 
 
 @pytest.fixture(scope="session")

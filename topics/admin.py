@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
@@ -27,7 +29,7 @@ class HiddenByDefaultFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         return [("all", "Shown too"), ("only", "Only these")]
 
-    def choices(self, changelist):
+    def choices(self, changelist: Any) -> Iterator[Any]:
         yield {
             "selected": self.value() is None,
             "query_string": changelist.get_query_string(remove=[self.parameter_name]),
@@ -133,7 +135,7 @@ class TopicAdmin(MirrorAdmin):
         )
         return format_html("<table><tr><th>key</th><th>value</th><th>source</th></tr>{}</table>", rows)
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         sync_now = self.admin_site.admin_view(require_POST(self.sync_now_view))
         return [path("sync-now/", sync_now, name="topics_topic_sync_now"), *super().get_urls()]
 
@@ -190,7 +192,9 @@ class ConsumerGroupAdmin(MirrorAdmin):
             return None
         return HttpResponseRedirect(f"{reverse('admin:offsets_offsetreset_new')}?{urlencode({'group_id': groups[0]})}")
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         extra_context = {**(extra_context or {}), "can_reset_offsets": self.has_reset_offsets_permission(request)}
         return super().change_view(request, object_id, form_url, extra_context)
 

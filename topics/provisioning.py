@@ -83,7 +83,7 @@ def ensure_topics(
     brokers = len(kafka.describe_brokers(cluster, admin=admin))
     fitted = [fit_to_cluster(spec, brokers) for spec in specs]
     warnings = [warning for _, warning in fitted if warning]
-    specs = [spec for spec, _ in fitted]
+    specs = tuple(spec for spec, _ in fitted)
     existing = kafka.list_topics(cluster, admin=admin)
     missing = [spec for spec in specs if spec.name not in existing]
 
@@ -121,8 +121,15 @@ def ensure_topics(
     return ProvisioningReport([outcomes[spec.name] for spec in specs], warnings)
 
 
-def _apply_fixes(spec, outcome: TopicOutcome, config_changes: dict, grow_to: int | None, cluster, admin) -> None:
-    failures = {}
+def _apply_fixes(
+    spec: TopicSpec,
+    outcome: TopicOutcome,
+    config_changes: dict[str, str],
+    grow_to: int | None,
+    cluster: kafka.ClusterSettings | None,
+    admin: kafka.AdminClient,
+) -> None:
+    failures: dict[str, kafka.KafkaClientError] = {}
     if grow_to:
         failures |= kafka.grow_partitions({spec.name: grow_to}, cluster, admin=admin)
     if config_changes:

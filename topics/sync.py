@@ -104,20 +104,20 @@ def read_cluster(cluster: kafka.ClusterSettings | None = None) -> ClusterSnapsho
     # other they cost the sum of their round trips, in flight together about the longest
     # (describe_configs). The AdminClient is thread-safe and waits with the GIL released.
     with concurrent.futures.ThreadPoolExecutor(3 + CONFIG_READERS, thread_name_prefix="sync-read") as pool:
-        groups = pool.submit(_read_groups, cluster, admin)
-        brokers = pool.submit(kafka.describe_brokers, cluster)
+        groups_read = pool.submit(_read_groups, cluster, admin)
+        brokers_read = pool.submit(kafka.describe_brokers, cluster)
         config_clients = [admin] + [kafka.admin_client(cluster) for _ in range(CONFIG_READERS - 1)]
         # On a dead cluster this fails first and cleanly as KafkaUnavailable (the pool's
         # requests time out alongside it).
         topics = kafka.list_topics(cluster, admin=admin)
         positions = [(topic.name, p.number) for topic in topics.values() for p in topic.partitions]
-        configs = _read_configs(pool, list(topics), cluster, config_clients)
+        configs_read = _read_configs(pool, list(topics), cluster, config_clients)
         earliest_read = pool.submit(kafka.list_offsets, positions, "earliest", cluster, admin=admin)
         latest, latest_failures = kafka.list_offsets(positions, "latest", cluster, admin=admin)
         earliest, earliest_failures = earliest_read.result()
-        configs, config_failures = configs()
-        group_ids, groups, committed, group_failures = groups.result()
-        brokers = brokers.result()
+        configs, config_failures = configs_read()
+        group_ids, groups, committed, group_failures = groups_read.result()
+        brokers = brokers_read.result()
 
     group_errors = {gid: str(exc) for gid, exc in group_failures.items()}
     errors = [f"topic {name}: {exc}" for name, exc in config_failures.items()]
@@ -172,7 +172,7 @@ def write_mirror(snapshot: ClusterSnapshot, now: datetime, result: SyncResult) -
 
 
 def _existing(
-    model: type[models.Model], key_fields: Sequence[str], fields: Sequence[str], json_fields: Sequence[str] = ()
+    model: type[Any], key_fields: Sequence[str], fields: Sequence[str], json_fields: Sequence[str] = ()
 ) -> dict[Any, tuple]:
     """{key: (pk, values)} for every stored row, in one query.
 
@@ -201,7 +201,7 @@ def _differs(stored: tuple, new: tuple, json_at: Sequence[int]) -> bool:
 
 
 def _upsert(
-    model: type[models.Model],
+    model: type[Any],
     rows: dict[Any, tuple],
     existing: dict[Any, tuple],
     fields: Sequence[str],
@@ -229,7 +229,7 @@ def _upsert(
 
 
 def _upsert_dicts(
-    model: type[models.Model],
+    model: type[Any],
     rows: dict[Any, dict],
     existing: dict[Any, tuple],
     unique_fields: Sequence[str],
@@ -241,14 +241,14 @@ def _upsert_dicts(
     return _upsert(model, values, existing, fields, lambda key, _: model(**rows[key]), unique_fields, also_update)
 
 
-def _update_pks(model: type[models.Model], pks: Iterable[int], **values: Any) -> int:
+def _update_pks(model: type[Any], pks: Iterable[int], **values: Any) -> int:
     pks = list(pks)
     for start in range(0, len(pks), CHUNK):
         model.objects.filter(pk__in=pks[start : start + CHUNK]).update(**values)
     return len(pks)
 
 
-def _delete_pks(model: type[models.Model], pks: Iterable[int]) -> int:
+def _delete_pks(model: type[Any], pks: Iterable[int]) -> int:
     pks = list(pks)
     for start in range(0, len(pks), CHUNK):
         model.objects.filter(pk__in=pks[start : start + CHUNK]).delete()
@@ -388,7 +388,7 @@ GROUP_FIELDS = ("state", "protocol_type", "member_count", "coordinator", "total_
 def _group_row(group_id: str, snapshot: ClusterSnapshot, previous: tuple | None, now: datetime) -> dict[str, Any]:
     info = snapshot.groups.get(group_id)
     committed = snapshot.committed.get(group_id)
-    row = dict(zip(GROUP_FIELDS, previous, strict=True)) if previous else {"total_lag": None}
+    row: dict[str, Any] = dict(zip(GROUP_FIELDS, previous, strict=True)) if previous else {"total_lag": None}
     if info is not None:
         row.update(
             state=info.state,

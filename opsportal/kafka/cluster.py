@@ -169,7 +169,8 @@ def describe_topic_configs(
 def _config_source_name(source: object) -> str:
     """confluent-kafka hands the source over as a bare int (1), not its name (DYNAMIC_TOPIC_CONFIG)."""
     try:
-        return str(kafka_admin.ConfigSource(int(getattr(source, "value", source))).name)  # type: ignore[arg-type]
+        number: Any = getattr(source, "value", source)
+        return str(kafka_admin.ConfigSource(int(number)).name)
     except (TypeError, ValueError):
         return str(source)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 import confluent_kafka
 
@@ -38,9 +38,10 @@ def poll(
     consumer_client: Consumer, max_records: int, timeout: float, cluster: ClusterSettings | None = None
 ) -> list[Record]:
     """Up to max_records from an assigned or subscribed consumer, waiting at most timeout seconds."""
+    # Any: the stubs allow a message without topic or offset, which only an error message is.
     with translated("consuming", cluster_settings(cluster)):
-        messages = consumer_client.consume(num_messages=max_records, timeout=timeout)
-    records = []
+        messages = cast("list[Any]", consumer_client.consume(num_messages=max_records, timeout=timeout))
+    records: list[Record] = []
     append = records.append
     not_available = confluent_kafka.TIMESTAMP_NOT_AVAILABLE
     for message in messages:

@@ -79,7 +79,7 @@ def translate_error(error: object, what: str, cluster: ClusterSettings) -> Kafka
 def translated(what: str, cluster: ClusterSettings) -> Iterator[None]:
     try:
         yield
-    except (confluent_kafka.KafkaException, confluent_kafka.KafkaError) as exc:
+    except confluent_kafka.KafkaException as exc:  # KafkaError is a value, never raised
         raise translate_error(exc, what, cluster) from exc
     except concurrent.futures.TimeoutError as exc:
         # An admin future that outlived its wait: the brokers are slow or gone.

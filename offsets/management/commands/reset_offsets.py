@@ -6,6 +6,7 @@ A dry run unless --execute, like kafka-consumer-groups --reset-offsets.
 from __future__ import annotations
 
 import getpass
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -29,7 +30,7 @@ class Command(BaseCommand):
             kind.add_argument(f"--{flag}", dest=flag.replace("-", "_"), metavar=metavar)
         parser.add_argument("--execute", action="store_true", help="apply; without it nothing changes")
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         spec = self._spec(options)
         try:
             plan = reset.plan_reset(spec)
@@ -42,8 +43,8 @@ class Command(BaseCommand):
         row = service.submit(plan, None, requested_by_name=f"manage.py ({getpass.getuser()})")
         self._report(row)
 
-    def _spec(self, options: dict) -> reset.ResetSpec:
-        reset_type, value = options.get("reset_type"), None
+    def _spec(self, options: dict[str, Any]) -> reset.ResetSpec:
+        reset_type, value = options.get("reset_type") or "", None
         for flag in ("to_datetime", "by_duration", "to_offset", "shift_by"):
             if options.get(flag) is not None:
                 reset_type, value = flag.replace("_", "-"), options[flag]

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from opsportal.kafka import KafkaClientError
 from topics import spec
@@ -10,11 +12,11 @@ from topics.provisioning import ensure_topics
 class Command(BaseCommand):
     help = "Create the billing topics from topics/spec.py and report drift (exit 1 while drift remains)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--dry-run", action="store_true", help="report only; create and change nothing")
         parser.add_argument("--apply", action="store_true", help="fix drift: grow partitions, set configs")
 
-    def handle(self, *args, dry_run: bool, apply: bool, **options):
+    def handle(self, *args: Any, dry_run: bool, apply: bool, **options: Any) -> None:
         try:
             report = ensure_topics(spec.TOPICS, apply=apply, dry_run=dry_run)
         except KafkaClientError as exc:

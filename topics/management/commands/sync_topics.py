@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError
 
 from opsportal.kafka import KafkaClientError
@@ -9,7 +11,7 @@ from topics.sync import sync_cluster
 class Command(BaseCommand):
     help = "Mirror brokers, topics, partitions, configs, consumer groups and lag into the database."
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         try:
             result = sync_cluster()
         except KafkaClientError as exc:
