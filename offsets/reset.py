@@ -82,7 +82,11 @@ def parse_datetime(text: str) -> int:
     except ValueError as exc:
         raise ResetError(f"{text!r} is not a valid date-time: {exc}") from None
     # Integer arithmetic: float seconds * 1000 lands a millisecond early for some instants.
-    return (moment - EPOCH) // timedelta(milliseconds=1)
+    timestamp_ms = (moment - EPOCH) // timedelta(milliseconds=1)
+    if timestamp_ms < 0:
+        # Kafka reads -1 as "latest" and -2 as "earliest": an early date would silently mean one of them.
+        raise ResetError(f"{text!r} is before 1970-01-01T00:00:00Z; Kafka has no records before then")
+    return timestamp_ms
 
 
 def parse_duration(text: str) -> timedelta:
@@ -92,9 +96,15 @@ def parse_duration(text: str) -> timedelta:
     if not match or value in ("P", "PT") or value.endswith("T"):
         raise ResetError(f"{text!r} is not a duration; use ISO-8601 PnDTnHnMnS, e.g. PT30M, PT6H or P1DT12H")
     parts = {name: float(amount) for name, amount in match.groupdict().items() if amount}
-    duration = timedelta(**parts)
+    try:
+        duration = timedelta(**parts)
+    except OverflowError:
+        duration = timedelta.max
     if duration <= timedelta(0):
         raise ResetError(f"{text!r} is zero; a duration back from now must be positive")
+    if duration > datetime.now(UTC) - EPOCH:
+        # Back past 1970 the timestamp is negative, which Kafka reads as "latest" or "earliest".
+        raise ResetError(f"{text!r} reaches back before 1970-01-01; use --to-earliest to start from the beginning")
     return duration
 
 

@@ -26,6 +26,9 @@ def _bad_inputs(scenario) -> list[tuple[str, list[str], str]]:
         (scenario.group, ["--topic", t, "--to-datetime", "2026-01-31T08:00:00.000"], "no time zone"),
         (scenario.group, ["--topic", t, "--by-duration", "6 hours"], "not a duration"),
         (scenario.group, ["--topic", t, "--by-duration", "PT"], "not a duration"),
+        (scenario.group, ["--topic", t, "--by-duration", "P800000D"], "before 1970"),
+        (scenario.group, ["--topic", t, "--by-duration", "P99999999999D"], "before 1970"),
+        (scenario.group, ["--topic", t, "--to-datetime", "1969-12-31T23:59:59.999Z"], "before 1970"),
         (scenario.group, ["--topic", f"{t}:2", "--shift-by", "1"], "no committed offset"),
     ]
 

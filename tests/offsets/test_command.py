@@ -5,9 +5,11 @@ from __future__ import annotations
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
+from offsets import service
 from offsets.models import OffsetReset
+from offsets.reset import ResetError
 
 from .conftest import committed
 
@@ -40,12 +42,43 @@ def test_execute_applies_and_audits_with_the_command_as_requester(scenario, clus
 
 
 @pytest.mark.django_db
-def test_execute_with_four_eyes_only_files_a_request(settings, scenario, cluster):
+def test_execute_with_four_eyes_only_files_a_request_its_requester_cannot_approve(
+    settings, scenario, cluster, operator
+):
     settings.OPSPORTAL_FOUR_EYES = True
     out = StringIO()
 
-    call_command("reset_offsets", scenario.group, "--all-topics", "--to-latest", "--execute", stdout=out)
+    call_command(
+        "reset_offsets",
+        scenario.group,
+        "--all-topics",
+        "--to-latest",
+        "--execute",
+        "--as",
+        operator.username,
+        stdout=out,
+    )
 
     assert "waits for approval" in out.getvalue()
-    assert OffsetReset.objects.get().status == "pending_approval"
+    row = OffsetReset.objects.get()
+    assert (row.status, row.requested_by, row.requested_by_name) == (
+        "pending_approval",
+        operator,
+        f"manage.py ({operator.username})",
+    )
     assert committed(scenario.group, cluster) == scenario.initial_offsets
+    with pytest.raises(ResetError, match="someone else has to approve"):
+        service.approve(row, operator)
+    assert committed(scenario.group, cluster) == scenario.initial_offsets
+
+
+@pytest.mark.django_db
+def test_execute_with_four_eyes_needs_the_requester_named(settings, scenario, cluster):
+    settings.OPSPORTAL_FOUR_EYES = True
+
+    with pytest.raises(CommandError, match="--as USER"):
+        call_command("reset_offsets", scenario.group, "--all-topics", "--to-latest", "--execute")
+    with pytest.raises(CommandError, match="--as nobody-here: no active portal user"):
+        call_command("reset_offsets", scenario.group, "--all-topics", "--to-latest", "--execute", "--as", "nobody-here")
+
+    assert not OffsetReset.objects.exists()

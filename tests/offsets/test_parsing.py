@@ -40,6 +40,18 @@ def test_iso_durations_parse_like_javas_duration(text, expected):
     assert reset.parse_duration(text) == expected
 
 
+@pytest.mark.parametrize("text", ["1969-12-31T23:59:59.999Z", "1970-01-01T00:30:00+01:00", "0001-01-01T00:00:00Z"])
+def test_a_datetime_before_the_epoch_is_refused_not_read_as_latest_or_earliest(text):
+    with pytest.raises(reset.ResetError, match="before 1970"):
+        reset.parse_datetime(text)
+
+
+@pytest.mark.parametrize("text", ["P21000D", "P800000D", "P999999999D", "P1000000000D", "PT99999999999999999999H"])
+def test_a_duration_reaching_back_before_the_epoch_is_refused(text):
+    with pytest.raises(reset.ResetError, match="before 1970"):
+        reset.parse_duration(text)
+
+
 @pytest.mark.parametrize("text", ["P", "PT", "P1DT", "6h", "PT-6H", "P1W", "PT0S", "P1.5D"])
 def test_a_malformed_or_non_positive_duration_is_refused(text):
     with pytest.raises(reset.ResetError):

@@ -1,4 +1,4 @@
-"""reset_offsets GROUP (--topic T[:P,...] | --all-topics) (--to-earliest | ... | --shift-by N) [--execute]
+"""reset_offsets GROUP (--topic T[:P,...] | --all-topics) (--to-earliest | ... | --shift-by N) [--execute [--as USER]]
 
 A dry run unless --execute, like kafka-consumer-groups --reset-offsets.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 import getpass
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from offsets import reset, service
@@ -29,9 +30,16 @@ class Command(BaseCommand):
         for flag, metavar in (("to-datetime", "D"), ("by-duration", "P"), ("to-offset", "N"), ("shift-by", "N")):
             kind.add_argument(f"--{flag}", dest=flag.replace("-", "_"), metavar=metavar)
         parser.add_argument("--execute", action="store_true", help="apply; without it nothing changes")
+        parser.add_argument(
+            "--as",
+            dest="operator",
+            metavar="USER",
+            help="the portal user asking for the reset (required with --execute when four-eyes approval is on)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         spec = self._spec(options)
+        operator = self._operator(options["operator"], options["execute"])
         try:
             plan = reset.plan_reset(spec)
         except (reset.ResetError, KafkaClientError) as exc:
@@ -40,8 +48,20 @@ class Command(BaseCommand):
         if not options["execute"]:
             self.stdout.write("Dry run: nothing changed. Add --execute to apply.")
             return
-        row = service.submit(plan, None, requested_by_name=f"manage.py ({getpass.getuser()})")
+        name = operator.get_username() if operator else getpass.getuser()
+        row = service.submit(plan, operator, requested_by_name=f"manage.py ({name})")
         self._report(row)
+
+    def _operator(self, username: str | None, execute: bool) -> User | None:
+        """The requester, so that under four-eyes whoever ran the command cannot approve it too."""
+        if username is None:
+            if execute and service.four_eyes_required():
+                raise CommandError("four-eyes approval is on: say who asks for the reset with --as USER")
+            return None
+        try:
+            return User.objects.get(username=username, is_active=True)
+        except User.DoesNotExist:
+            raise CommandError(f"--as {username}: no active portal user has that name") from None
 
     def _spec(self, options: dict[str, Any]) -> reset.ResetSpec:
         reset_type, value = options.get("reset_type") or "", None
