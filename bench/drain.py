@@ -40,8 +40,11 @@ from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
-from deadletter.drain import as_instance, copy_rows, drain_dead_letter, insert_rows, row_values  # noqa: E402
+from deadletter import pg  # noqa: E402
+from deadletter.drain import drain_dead_letter  # noqa: E402
 from deadletter.models import DeadLetterRecord, Review  # noqa: E402
+from deadletter.rows import as_instance, row_values  # noqa: E402
+from deadletter.store import insert_rows  # noqa: E402
 from opsportal import kafka  # noqa: E402
 from opsportal.kafka.testing import produce_records  # noqa: E402
 from tests.deadletter import samples  # noqa: E402
@@ -89,7 +92,7 @@ def raw_insert(rows: list[tuple]) -> float:
     started = time.perf_counter()
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            copy_rows(connection, connection.ops.quote_name(table), rows)
+            pg.copy_rows(pg.quote(table), rows)
         else:
             DeadLetterRecord.objects.bulk_create([as_instance(r) for r in rows], batch_size=500)
     elapsed = time.perf_counter() - started

@@ -34,7 +34,7 @@ from django.db import connection  # noqa: E402
 
 from deadletter.models import DeadLetterRecord, Review  # noqa: E402
 from opsportal import kafka  # noqa: E402
-from republish import jobs  # noqa: E402
+from republish import jobs, runner  # noqa: E402
 from republish.headers import replay_headers  # noqa: E402
 from republish.models import AuditEntry, Replay, ReplayJob  # noqa: E402
 from republish.publish import republish_producer  # noqa: E402
@@ -247,7 +247,7 @@ def main() -> None:
         job = jobs.create_job(ids, user=user, target_topic=target_topic)
         with MachineLoad() as republish_load:
             started = time.perf_counter()
-            outcome = jobs.run_job(job.pk)
+            outcome = runner.run_job(job.pk)
             republish_seconds = time.perf_counter() - started
         job.refresh_from_db()
         assert job.done == count, f"job settled {job.done} of {count}: {outcome.summary()}"

@@ -13,7 +13,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import connections, transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Max, Min, QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -24,9 +24,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.timesince import timesince
 
-from deadletter import decoders
+from deadletter import decoders, pg
 from deadletter.models import TRIAGE_STATUSES, DeadLetterRecord, Review, Status
-from republish.actions import RepublishAdminMixin
 
 # Below this the exact COUNT(*) is cheap, and an estimate would look wrong on a small table.
 ESTIMATE_ABOVE = 100_000
@@ -66,33 +65,14 @@ class EstimatedCountPaginator(Paginator):
 
 
 def _estimated_rows(queryset: QuerySet) -> int | None:
-    connection = connections[queryset.db]
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [queryset.model._meta.db_table]
-        )
-        row = cursor.fetchone()
-    return int(row[0]) if row and row[0] >= 0 else None  # -1: never analysed
+    return pg.estimated_rows(queryset.model) if connection.vendor == "postgresql" else None
 
 
 def distinct_values(field: str) -> list[str]:
-    """A column's distinct values. On PostgreSQL a loose index scan: one index probe per value,
-    instead of DISTINCT over every row."""
-    table = DeadLetterRecord._meta.db_table
-    connection = connections["default"]
-    if connection.vendor != "postgresql":
-        return list(DeadLetterRecord.objects.order_by(field).values_list(field, flat=True).distinct()[:DISTINCT_LIMIT])
-    column = connection.ops.quote_name(field)
-    sql = (
-        f"WITH RECURSIVE t(v) AS ((SELECT {column} FROM {table} ORDER BY {column} LIMIT 1) UNION ALL "
-        f"SELECT (SELECT {column} FROM {table} WHERE {column} > t.v ORDER BY {column} LIMIT 1) "
-        f"FROM t WHERE t.v IS NOT NULL) SELECT v FROM t WHERE v IS NOT NULL LIMIT {DISTINCT_LIMIT}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql)
-        return [row[0] for row in cursor.fetchall()]
+    """A column's distinct values; on PostgreSQL one index probe per value instead of DISTINCT over every row."""
+    if connection.vendor == "postgresql":
+        return pg.distinct_values(field, DISTINCT_LIMIT)
+    return list(DeadLetterRecord.objects.order_by(field).values_list(field, flat=True).distinct()[:DISTINCT_LIMIT])
 
 
 def values_filter(field: str, title: str) -> type[admin.SimpleListFilter]:
@@ -147,7 +127,7 @@ class RangeDatesQuerySet(QuerySet):
 
     Each bound is its own ORDER BY ... LIMIT 1: PostgreSQL answers MIN/MAX from an index
     only on one table, and the status filter joins the Review table (an aggregate over the
-    join read every matching row: half a second at a million rows)."""
+    join reads every matching row)."""
 
     def aggregate(self, *args, **kwargs):
         """MIN and MAX of plain columns (what the date hierarchy asks for) as a LIMIT 1 query each."""
@@ -237,7 +217,7 @@ HEAVY_FIELDS = ("key", "value", "headers", "stack_trace", "error_message", "deco
 
 
 @admin.register(DeadLetterRecord)
-class DeadLetterRecordAdmin(RepublishAdminMixin, admin.ModelAdmin):
+class DeadLetterRecordAdmin(admin.ModelAdmin):
     list_display = (
         "__str__",
         "status",

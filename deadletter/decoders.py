@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from deadletter import header_codec
+
 Headers = Sequence[tuple[str, bytes | None]]
 
 BILLING = "billing"
@@ -31,7 +33,7 @@ SMALLRYE = "smallrye"
 KARAFKA = "karafka"
 UNKNOWN = "unknown"
 
-REPLAY_ID_HEADER = "x-replay-id"
+REPLAY_ID_HEADER = header_codec.REPLAY_ID
 
 
 @dataclass(slots=True)

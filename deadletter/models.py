@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 
 from django.conf import settings
-from django.db import connections, models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Q
 
-from deadletter import decoders
+from deadletter import decoders, header_codec
 
 
 class Convention(models.TextChoices):
@@ -27,7 +26,7 @@ class Convention(models.TextChoices):
 class Status(models.TextChoices):
     NEW = "new", "New"
     IN_REVIEW = "in_review", "In review"
-    # Set by the republish and discard actions (a later issue), never by triage.
+    # Set by the republish and discard actions, never by triage.
     PUBLISHING = "publishing", "Publishing"
     REPUBLISHED = "republished", "Republished"
     FAILED = "failed", "Failed"
@@ -153,7 +152,7 @@ class DeadLetterRecord(models.Model):
                 Review.objects.create(record=self, timestamp=self.timestamp)
 
     def raw_headers(self) -> list[tuple[str, bytes | None]]:
-        return [(name, None if value is None else base64.b64decode(value)) for name, value in self.headers]
+        return header_codec.decode(self.headers)
 
     @property
     def status(self) -> str:
@@ -167,10 +166,8 @@ class Review(models.Model):
     """What a review and a republish change on a dead letter: its status and replay id.
 
     A table of its own, one narrow row per record, so that moving a record through
-    new -> publishing -> republished never rewrites the wide record. Every filter has
-    an index on the record (issue 4), so a status write there added an entry to each of
-    its eight indexes: a bulk republish writes the status twice per record, and that was
-    most of its database time. Here a status write touches two small indexes.
+    new -> publishing -> republished never rewrites the wide record or adds entries to
+    its many indexes: a status write here touches two small indexes.
     """
 
     record = models.OneToOneField(DeadLetterRecord, primary_key=True, on_delete=models.CASCADE, related_name="review")
@@ -191,9 +188,9 @@ class Review(models.Model):
         """A Review (status new) for each of these records that has none: one INSERT ... SELECT,
         so no row passes through Python (the drain calls this for every batch it COPYs)."""
         missing = records.filter(review__isnull=True).order_by().values_list("pk", "timestamp")
-        select, params = missing.query.get_compiler(using=records.db).as_sql()
+        select, params = missing.query.get_compiler(connection=connection).as_sql()
         columns = ", ".join(cls._meta.get_field(name).column for name in ("record", "timestamp", "status"))
-        with connections[records.db].cursor() as cursor:
+        with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {cls._meta.db_table} ({columns}) SELECT m.*, %s FROM ({select}) AS m",
                 [Status.NEW.value, *params],  # in the order the placeholders come

@@ -13,9 +13,6 @@ from deadletter.drain import drain_dead_letter
 
 log = logging.getLogger(__name__)
 
-# One run takes at most this many records, so a huge backlog spans several runs
-# instead of one task that outlives the worker's time limits.
-DEFAULT_MAX_RECORDS_PER_RUN = 100_000
 LOCK_NAME = "opsportal:deadletter-drain"
 LOCK_SECONDS = 900  # outlives any one run; frees itself if a worker dies holding it
 
@@ -30,8 +27,8 @@ def drain_dead_letter_task() -> str:
     try:
         # A worker's connection may have died since the last run (as in django-celery-beat's scheduler).
         close_old_connections()
-        limit = getattr(settings, "DEAD_LETTER_DRAIN_MAX_RECORDS_PER_RUN", DEFAULT_MAX_RECORDS_PER_RUN)
-        result = drain_dead_letter(max_records=limit, until_empty=True)
+        # A bounded run: a huge backlog spans several runs instead of one that outlives the worker's limits.
+        result = drain_dead_letter(max_records=settings.DEAD_LETTER_DRAIN_MAX_RECORDS_PER_RUN, until_empty=True)
         log.info("dead-letter drain: %s", result)
         return str(result)
     finally:

@@ -1,6 +1,7 @@
 """Republish, edited republish, discard and reconcile, as the dead-letter admin offers them.
 
-DeadLetterRecordAdmin mixes RepublishAdminMixin in. Every act follows
+republish.admin registers deadletter's DeadLetterRecordAdmin with RepublishAdminMixin
+mixed in. Every act follows
 django.contrib.admin's delete_selected: a confirmation page first, the act
 only on a POST carrying `post`, a 403 without the permission, and an audit
 entry (republish.AuditEntry) beside Django's LogEntry.

@@ -1,4 +1,9 @@
-"""Republish jobs with their progress, attempts awaiting reconcile, and the audit trail: all read-only."""
+"""Republish jobs with their progress, attempts awaiting reconcile, and the audit trail: all read-only.
+
+Also the dead-letter list and record page with the republish and discard acts: deadletter
+registers its plain admin, knowing nothing of republishing; this app puts a subclass of it
+carrying the acts in its place, at the same URLs.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,13 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.utils.translation import ngettext
 
+from deadletter.admin import DeadLetterRecordAdmin
+from deadletter.models import DeadLetterRecord
 from opsportal.admin_mixins import ForbiddenActionMixin, ReadOnlyMixin
 from opsportal.kafka import KafkaClientError
 
 from . import jobs
-from .actions import PERMISSIONS, queue_job
+from .actions import PERMISSIONS, RepublishAdminMixin, queue_job
 from .models import AuditEntry, Replay, ReplayJob
 from .publish import RepublishRefused
 from .reconcile import reconcile
@@ -18,6 +25,14 @@ from .reconcile import reconcile
 
 class ReadOnlyAdmin(ForbiddenActionMixin, ReadOnlyMixin, admin.ModelAdmin):
     pass
+
+
+class RepublishingDeadLetterAdmin(RepublishAdminMixin, DeadLetterRecordAdmin):
+    """deadletter's admin with the acts on dead letters (see republish.actions)."""
+
+
+admin.site.unregister(DeadLetterRecord)
+admin.site.register(DeadLetterRecord, RepublishingDeadLetterAdmin)
 
 
 @admin.register(ReplayJob)

@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import difflib
 import json
+from binascii import a2b_base64, b2a_base64
+from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
+
+from deadletter import header_codec
 
 from .headers import REPLAY_HEADERS, business_headers
 from .publish import Edit
@@ -80,7 +85,12 @@ def headers_as_text(headers: list[tuple[str, bytes | None]]) -> str:
     )
 
 
-def check_edit(original_value: bytes | None, original_headers, value_text: str, headers_text: str) -> Edit:
+def check_edit(
+    original_value: bytes | None,
+    original_headers: Sequence[tuple[str, bytes | None]],
+    value_text: str,
+    headers_text: str,
+) -> Edit:
     original_text = editable_text(original_value)
     # A null value left untouched stays null (a tombstone is not an empty value).
     value = None if original_value is None and value_text == "" else value_text.encode()
@@ -95,3 +105,21 @@ def check_edit(original_value: bytes | None, original_headers, value_text: str, 
     after = [*value_text.splitlines(), "--- headers ---", *headers_as_text(headers).splitlines()]
     diff = "\n".join(difflib.unified_diff(before, after, "original", "edited", lineterm=""))
     return Edit(value=value, headers=headers, diff=diff)
+
+
+def edit_to_json(edit: Edit | None) -> dict[str, Any]:
+    """An edit as a job keeps it until it runs (the headers in the dead-letter storage format)."""
+    if edit is None:
+        return {}
+    return {
+        "value": None if edit.value is None else b2a_base64(edit.value, newline=False).decode("ascii"),
+        "headers": header_codec.encode(edit.headers),
+        "diff": edit.diff,
+    }
+
+
+def edit_from_json(data: dict[str, Any]) -> Edit | None:
+    if not data:
+        return None
+    value = None if data["value"] is None else a2b_base64(data["value"])
+    return Edit(value=value, headers=header_codec.decode(data["headers"]), diff=data["diff"])

@@ -12,13 +12,11 @@ import functools
 import uuid
 from collections.abc import Sequence
 
+from deadletter.header_codec import REPLAY_COUNT, REPLAY_HEADERS, REPLAY_ID, REPLAYED_BY, REPLAYED_FROM
+
 Headers = Sequence[tuple[str, bytes | None]]
 
-REPLAY_ID = "x-replay-id"
-REPLAYED_FROM = "x-replayed-from"
-REPLAY_COUNT = "x-replay-count"
-REPLAYED_BY = "x-replayed-by"
-REPLAY_HEADERS = (REPLAY_ID, REPLAYED_FROM, REPLAY_COUNT, REPLAYED_BY)
+__all__ = ["REPLAY_HEADERS", "REPLAY_ID", "business_headers", "previous_replay_count", "replay_headers"]
 
 # Every dead-letter/error header family of ../shared/DLQ-CONVENTIONS.md, by prefix.
 DEAD_LETTER_PREFIXES = (

@@ -1,144 +1,160 @@
-"""SQL helpers for the republish outbox.
+"""Every PostgreSQL-specific statement of the republish app, behind plain functions.
 
-On PostgreSQL the outbox (outbox.py) sends each chunk as one statement with
-array literals built here, planned as key lookups. Elsewhere (SQLite, the
-embedded default) insert_rows and update_many send one short statement per row.
+A bulk republish sends each chunk's rows as array literals in one statement per table,
+planned as key lookups; callers check `connection.vendor` and use the ORM elsewhere
+(SQLite, the embedded default). Names are quoted with deadletter.pg's helpers, on
+Django's default connection. The statements on the dead-letter tables' review status
+are deadletter's (deadletter.reviews); these write only Replay rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, models
 
+from deadletter.models import DeadLetterRecord
+from deadletter.pg import array_literal, column, plain_array_literal, table
 
-def quote(name: str) -> str:
-    return connection.ops.quote_name(name)
+from .models import Replay
 
+if TYPE_CHECKING:
+    from .outbox import ClaimRow, ReplayDefaults, SettleRow
 
-def _postgres() -> bool:
-    return connection.vendor == "postgresql"
+__all__ = ["array_literal", "plain_array_literal", "plan_as_key_lookups", "by_ids", "insert_replays", "settle_replays"]
 
 
 def plan_as_key_lookups() -> None:
     """For the rest of the transaction, join by index lookups whatever the statistics say.
 
-    A bulk republish grows and rewrites tables faster than ANALYZE follows. With
-    statistics from before the job, PostgreSQL planned a chunk's join as a hash
-    join over the whole table, so each chunk cost more than the one before
-    (measured: 54 s instead of 10 s for 100,000 records). Every chunk statement
-    looks rows up by a unique key, for which a nested loop over the key's index is
-    the right plan at any table size.
+    A bulk republish grows and rewrites tables faster than ANALYZE follows, and with
+    statistics from before the job PostgreSQL planned a chunk's join as a hash join over
+    the whole table, so each chunk cost more than the one before. Every chunk statement
+    looks rows up by a unique key, for which a nested loop over the key's index is the
+    right plan at any table size.
 
-    Index scans (plain and index-only) are off too, which leaves a bitmap scan of
-    the key's index, driven by each chunk row, as the only table access still
-    enabled. With them on, an estimate of a handful of rows (a table analyzed when
-    it held only dead rows is estimated empty however much it grows; a status
-    guard's estimate is a guess) made PostgreSQL scan the table's whole index once
-    and join each row found with every chunk row: quadratic, 1.8 s instead of 70 ms
-    for a 5,000-row chunk. Measured in 4 alternating pairs: a 20,000-row chunk's claim and
-    settle took 775-987 ms with bitmap scans, 830-1,016 ms with plain index scans.
+    Index scans (plain and index-only) are off too, which leaves a bitmap scan of the
+    key's index, driven by each chunk row, as the only table access still enabled: with
+    them on, an estimate of a handful of rows made PostgreSQL scan the table's whole index
+    once and join each row found with every chunk row, a quadratic join (figures in
+    docs/performance.md).
 
     The settings last until the transaction ends; outside one they would do nothing.
     """
-    if _postgres():
-        if not connection.in_atomic_block:
-            raise RuntimeError("plan_as_key_lookups() must be called inside a transaction")
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true), "
-                "set_config('enable_mergejoin', 'off', true), set_config('enable_indexscan', 'off', true)"
-            )
-
-
-def ids_condition(column: str, ids: Sequence[int]) -> tuple[str, list]:
-    """`column` is one of ids: an array parameter on PostgreSQL, placeholders elsewhere."""
-    if _postgres():
-        return f"{quote(column)} = ANY(%s)", [list(ids)]
-    return f"{quote(column)} IN ({', '.join(['%s'] * len(ids))})", list(ids)
-
-
-def by_ids(queryset: models.QuerySet, ids: Sequence[int]) -> models.QuerySet:
-    """queryset.filter(pk__in=ids) with the ids as one array parameter on PostgreSQL."""
-    condition, params = ids_condition(queryset.model._meta.pk.column, ids)
-    return queryset.extra(where=[f"{quote(queryset.model._meta.db_table)}.{condition}"], params=params)
-
-
-def _prep(field: models.Field, value):
-    return field.get_db_prep_save(value, connection)
-
-
-def array_literal(values: list) -> str:
-    """'{1,"a b",NULL}': PostgreSQL's array input syntax, every text element quoted.
-
-    psycopg dumps a list element by element in Python (about 1.5 us each: most of a
-    chunk's statement time); this text is built by join and parsed by the server.
-    """
-    return "{" + ",".join(_element(v) for v in values) + "}"
-
-
-def plain_array_literal(values: Iterable) -> str:
-    """'{1,2,3}' for elements whose text needs no quoting: numbers, UUIDs and state words (never None).
-
-    A third cheaper than array_literal for the chunk's id and offset columns.
-    """
-    return "{" + ",".join(map(str, values)) + "}"
-
-
-def _element(value) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return str(value)  # a number or a UUID
-
-
-def _condition(table: str, field: models.Field, allowed) -> tuple[str, list]:
-    """`column = value`, or `column IN (...)` for a tuple of allowed values."""
-    column = f"{table}.{quote(field.column)}"
-    if isinstance(allowed, tuple):
-        return f"{column} IN ({', '.join(['%s'] * len(allowed))})", [_prep(field, value) for value in allowed]
-    return f"{column} = %s", [_prep(field, allowed)]
-
-
-def insert_rows(model: type[models.Model], names: Sequence[str], rows: Sequence[tuple]) -> None:
-    """INSERT rows of values for the named fields (no primary keys read back, no model instances)."""
-    fields = [model._meta.get_field(name) for name in names]
-    columns = ", ".join(quote(f.column) for f in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    prepared = [[_prep(f, value) for f, value in zip(fields, row, strict=True)] for row in rows]
+    if not connection.in_atomic_block:
+        raise RuntimeError("plan_as_key_lookups() must be called inside a transaction")
     with connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})", prepared)
+        cursor.execute(
+            "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true), "
+            "set_config('enable_mergejoin', 'off', true), set_config('enable_indexscan', 'off', true)"
+        )
 
 
-def update_many(
-    model: type[models.Model],
-    keys: Sequence[str],
-    columns: Sequence[str],
-    rows: Iterable[tuple],
-    only_if: dict | None = None,
-) -> list:
-    """UPDATE ... SET columns WHERE each key = its value [AND each only_if condition],
-    for rows of (column values..., key values...); return the first key of each row updated.
+def by_ids(queryset: models.QuerySet[Any], ids: Sequence[int]) -> models.QuerySet[Any]:
+    """queryset.filter(pk__in=ids) with the ids as one array parameter instead of one placeholder each."""
+    condition = f"{table(queryset.model)}.{column(queryset.model, 'pk')} = ANY(%s)"
+    return queryset.extra(where=[condition], params=[list(ids)])
 
-    An only_if value is a constant the column must equal, or a tuple of values it may have.
+
+REPLAY_COLUMNS = (
+    "replay_id",
+    "record",
+    "target_topic",
+    "target_partition",
+    "start_offset",
+    "state",
+    "error",
+    "job",
+    "requested_by",
+    "edited",
+    "value",
+    "edited_headers",
+    "created_at",
+)
+
+
+def insert_replays(rows: Sequence[ClaimRow], defaults: ReplayDefaults) -> None:
+    """One Replay (publishing) per claimed row, in one INSERT ... SELECT FROM unnest."""
+    topics = list(dict.fromkeys(row.target_topic for row in rows))
+    topic_number = {topic: number for number, topic in enumerate(topics, start=1)}
+    columns = ", ".join(column(Replay, name) for name in REPLAY_COLUMNS)
+    statement = f"""
+        INSERT INTO {table(Replay)} ({columns})
+        SELECT w.replay_id, w.record_id, (%s::varchar[])[w.topic_number], w.target_partition, w.start_offset,
+               %s, '', %s, %s, %s, %s, %s, %s
+        FROM unnest(%s::bigint[], %s::uuid[], %s::int[], %s::int[], %s::bigint[])
+            AS w(record_id, replay_id, topic_number, target_partition, start_offset)
     """
-    meta = model._meta
-    fields = [meta.get_field(name) for name in (*columns, *keys)]
-    table = quote(meta.db_table)
-    guards, constants = [], []
-    for name, allowed in (only_if or {}).items():
-        condition, params = _condition(table, meta.get_field(name), allowed)
-        guards.append(condition)
-        constants += params
-    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields[: len(columns)])
-    matches = [f"{table}.{quote(f.column)} = %s" for f in fields[len(columns) :]]
-    sql = f"UPDATE {table} SET {assignments} WHERE {' AND '.join(matches + guards)}"
-    updated = []
+    edited_headers = Replay._meta.get_field("edited_headers").get_db_prep_save(defaults.edited_headers, connection)
+    params = [
+        array_literal(topics),
+        Replay.State.PUBLISHING.value,
+        defaults.job_id,
+        defaults.requested_by_id,
+        defaults.edited,
+        defaults.value,
+        edited_headers,
+        defaults.created_at,
+        plain_array_literal([row.record_id for row in rows]),
+        plain_array_literal([row.replay_id for row in rows]),
+        plain_array_literal([topic_number[row.target_topic] for row in rows]),
+        plain_array_literal([row.target_partition for row in rows]),
+        plain_array_literal([row.start_offset for row in rows]),
+    ]
     with connection.cursor() as cursor:
-        for row in rows:
-            prepared = [_prep(f, value) for f, value in zip(fields, row, strict=True)]
-            cursor.execute(sql, [*prepared, *constants])
-            if cursor.rowcount:
-                updated.append(prepared[len(columns)])
-    return updated
+        cursor.execute(statement, params)
+
+
+def settle_replays(rows: Sequence[SettleRow], settled_at: datetime) -> list[tuple[int, str, str]]:
+    """Record each outcome on its Replay while still publishing (a row left publishing only
+    gets its error); return (record id, replay id, state) of each Replay that left publishing."""
+    replays = table(Replay)
+    state, offset, error = column(Replay, "state"), column(Replay, "offset"), column(Replay, "error")
+    replay_id, record, settled = column(Replay, "replay_id"), column(Replay, "record"), column(Replay, "settled_at")
+    statement = f"""
+        UPDATE {replays} AS r
+        SET {state} = o.state, {offset} = o.new_offset, {error} = o.error,
+            {settled} = CASE WHEN o.state = %s THEN NULL ELSE %s END
+        FROM unnest(%s::uuid[], %s::varchar[], %s::bigint[], %s::text[]) AS o(replay_id, state, new_offset, error)
+        WHERE r.{replay_id} = o.replay_id AND r.{state} = %s
+        RETURNING r.{record}, r.{replay_id}, r.{state}
+    """
+    publishing = Replay.State.PUBLISHING.value
+    params: list[Any] = [
+        publishing,
+        settled_at,
+        plain_array_literal([row.replay_id for row in rows]),
+        plain_array_literal([row.state for row in rows]),  # words: no quoting
+        array_literal([row.offset for row in rows]),
+        array_literal([row.error for row in rows]),
+        publishing,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return [
+            (record_id, str(replay), state) for record_id, replay, state in cursor.fetchall() if state != publishing
+        ]
+
+
+def fetch_binary(statement: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """Rows in PostgreSQL's binary format: a bytea value arrives as its bytes, not as hex text
+    the server encodes and the client decodes (Django's cursors can only ask for text)."""
+    import psycopg  # PostgreSQL only
+
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(statement, params, binary=True)
+        return cursor.fetchall()
+
+
+def load_source_rows(columns: Sequence[str], ids: Sequence[int]) -> list[tuple[Any, ...]]:
+    """The named DeadLetterRecord columns (the headers as JSON text) of these ids, in binary format.
+
+    The headers as text, decoded by json.loads: half the cost of psycopg's jsonb loader on bytes.
+    """
+    pk = column(DeadLetterRecord, "pk")
+    names = [pk if name == "pk" else column(DeadLetterRecord, name) for name in columns]
+    names = [f"{name}::text" if field == "headers" else name for field, name in zip(columns, names, strict=True)]
+    select = f"SELECT {', '.join(names)} FROM {table(DeadLetterRecord)} WHERE {pk} = ANY(%s::bigint[])"
+    return fetch_binary(select, [plain_array_literal(list(ids))])

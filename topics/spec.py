@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
 BILLING_CONFIGS = {
     "min.insync.replicas": "2",
     "retention.ms": "-1",
@@ -29,7 +31,5 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("billing.transaction.events", 10),
     TopicSpec("billing.saga.events", 5),
     # One partition: failed events are reviewed in the order they failed.
-    TopicSpec("billing.dead-letter", 1),
+    TopicSpec(settings.DEAD_LETTER_TOPIC, 1),
 )
-
-DEAD_LETTER_TOPIC = "billing.dead-letter"

@@ -11,8 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from deadletter.admin import RangeDatesQuerySet
-from deadletter.drain import build_row
 from deadletter.models import DeadLetterRecord, Review
+from deadletter.rows import build_row
 from opsportal.kafka import Record
 from tests.deadletter import samples
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deadletter import decoders
-from deadletter.drain import build_row
+from deadletter.rows import build_row
 from opsportal.kafka import Record
 from tests.deadletter import samples
 

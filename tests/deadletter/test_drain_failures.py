@@ -15,7 +15,7 @@ from unittest import mock
 import pytest
 from django.db import OperationalError
 
-from deadletter import drain as drain_module
+from deadletter import store
 from deadletter.models import DeadLetterRecord
 from opsportal import kafka
 from tests.deadletter import samples
@@ -74,7 +74,7 @@ def test_the_database_going_away_mid_drain_commits_no_offset_and_the_next_run_co
     produce, drain, dlq_topic, committed
 ):
     produce(dlq_topic, [(f"acc_{i}".encode(), b"{}", samples.billing_headers()) for i in range(30)])
-    real_insert = drain_module.insert_rows
+    real_insert = store.insert_rows
     calls = []
 
     def insert_then_lose_the_database(rows, *args, **kwargs):
@@ -83,7 +83,7 @@ def test_the_database_going_away_mid_drain_commits_no_offset_and_the_next_run_co
             raise OperationalError("server closed the connection unexpectedly")
         return real_insert(rows, *args, **kwargs)
 
-    with mock.patch.object(drain_module, "insert_rows", side_effect=insert_then_lose_the_database):
+    with mock.patch.object(store, "insert_rows", side_effect=insert_then_lose_the_database):
         with pytest.raises(OperationalError):
             drain(batch_size=10)
     assert committed(dlq_topic) == 10  # the first batch only: the failed one is read again

@@ -7,9 +7,9 @@ from collections import Counter
 from unittest import mock
 
 import pytest
+from django.db import connection
 
-from deadletter import drain as drain_module
-from deadletter.drain import database_vendor
+from deadletter import store
 from deadletter.models import DeadLetterRecord
 from tests.deadletter import samples
 
@@ -85,12 +85,12 @@ def test_a_stop_request_finishes_the_current_batch_then_returns(produce, drain, 
     assert committed(dlq_topic) == 10
 
 
-@pytest.mark.skipif(database_vendor() != "postgresql", reason="the straight COPY path is PostgreSQL's")
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the straight COPY path is PostgreSQL's")
 def test_a_straight_copy_that_meets_stored_rows_falls_back_to_insert_or_ignore(produce, drain, dlq_topic, group_id):
     produce(dlq_topic, [(b"k", b"v", samples.karafka_headers())] * 5)
     drain()
     # As if another writer stored the rows after this run looked at the highest stored offset.
-    with mock.patch.object(drain_module.StoredHighs, "_stored_high", return_value=-1):
+    with mock.patch.object(store.StoredHighs, "stored_high", return_value=-1):
         again = drain(group_id=group_id + "-replacement")
     assert (again.consumed, again.inserted, again.already_stored) == (5, 0, 5)
     assert DeadLetterRecord.objects.filter(dlq_topic=dlq_topic).count() == 5
@@ -101,7 +101,7 @@ def test_rows_new_to_an_insert_or_ignore_each_get_their_review(produce, drain, d
     drain()
     produce(dlq_topic, [(b"k", b"v", samples.karafka_headers())] * 3)
     # The straight COPY meets the five stored rows; insert-or-ignore stores the three new ones.
-    with mock.patch.object(drain_module.StoredHighs, "_stored_high", return_value=-1):
+    with mock.patch.object(store.StoredHighs, "stored_high", return_value=-1):
         again = drain(group_id=group_id + "-replacement")
     assert (again.consumed, again.inserted, again.already_stored) == (8, 3, 5)
     assert reviews_of(dlq_topic) == {"new": 8}

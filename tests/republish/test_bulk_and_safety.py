@@ -12,7 +12,7 @@ from django.utils import timezone
 from deadletter.models import DeadLetterRecord, Review, Status
 from opsportal import kafka
 from opsportal.kafka.testing import produce_records
-from republish import jobs, outbox, safety
+from republish import jobs, outbox, runner, safety
 from republish.models import Replay, ReplayJob
 from republish.publish import Outcome, RepublishRefused, republish
 from republish.tasks import run_replay_job
@@ -49,13 +49,13 @@ def stored_rows(count: int, original_topic: str) -> list[int]:
 
 def settled_on(monkeypatch) -> list[str]:
     """The names of the threads that settle each chunk of a job."""
-    threads, finish_chunk = [], jobs._finish_chunk
+    threads, finish_chunk = [], runner.finish_chunk
 
     def recording(*args):
         threads.append(threading.current_thread().name)
         return finish_chunk(*args)
 
-    monkeypatch.setattr(jobs, "_finish_chunk", recording)
+    monkeypatch.setattr(runner, "finish_chunk", recording)
     return threads
 
 
@@ -122,7 +122,7 @@ def test_a_chunk_that_cannot_be_settled_stops_the_job_and_leaves_its_rows_for_re
     monkeypatch.setattr(outbox, "settle", database_gone_after_the_first_chunk)
 
     with pytest.raises((RuntimeError, OperationalError), match="server closed the connection"):
-        jobs.run_job(job.pk)
+        runner.run_job(job.pk)
 
     job.refresh_from_db()
     assert job.state == ReplayJob.State.STOPPED and "server closed the connection" in job.last_error
@@ -138,7 +138,7 @@ def test_a_chunk_that_cannot_be_settled_stops_the_job_and_leaves_its_rows_for_re
     rest = jobs.rest_of(job, user=operator)
     never_claimed = [pk for pk in ids if DeadLetterRecord.objects.get(pk=pk).status == Status.NEW]
     assert never_claimed and rest.record_ids == never_claimed and rest.state == ReplayJob.State.QUEUED
-    jobs.run_job(rest.pk)
+    runner.run_job(rest.pk)
     rest.refresh_from_db()
     assert (rest.state, rest.done) == (ReplayJob.State.FINISHED, len(never_claimed))
     origins = Counter(dict(record.headers)["x-replayed-from"] for record in read_partition(cluster, target, 0))
@@ -153,7 +153,7 @@ def test_a_chunk_that_cannot_be_read_stops_the_job_before_anything_of_it_is_clai
     job_in_chunks_of_100, cluster, operator, monkeypatch
 ):
     target, ids, job = job_in_chunks_of_100(300, "test.bulk-unread")
-    load_sources, readers = jobs.load_sources, []
+    load_sources, readers = runner.load_sources, []
 
     def database_gone_on_the_second_read(chunk):
         readers.append(threading.current_thread().name)
@@ -161,10 +161,10 @@ def test_a_chunk_that_cannot_be_read_stops_the_job_before_anything_of_it_is_clai
             raise OperationalError("server closed the connection unexpectedly")
         return load_sources(chunk)
 
-    monkeypatch.setattr(jobs, "load_sources", database_gone_on_the_second_read)
+    monkeypatch.setattr(runner, "load_sources", database_gone_on_the_second_read)
 
     with pytest.raises(OperationalError, match="server closed the connection"):
-        jobs.run_job(job.pk)
+        runner.run_job(job.pk)
 
     job.refresh_from_db()
     assert job.state == ReplayJob.State.STOPPED and "server closed the connection" in job.last_error
@@ -181,7 +181,7 @@ def test_a_job_stopped_elsewhere_while_it_runs_claims_nothing_more_and_settles_w
     job_in_chunks_of_100, cluster, operator, monkeypatch
 ):
     target, ids, job = job_in_chunks_of_100(800, "test.bulk-stopped")
-    finish_chunk = jobs._finish_chunk
+    finish_chunk = runner.finish_chunk
 
     def stopped_as_abandoned_after_the_first(job_, in_flight, total):
         if not ReplayJob.objects.filter(pk=job.pk, state=ReplayJob.State.STOPPED).exists():
@@ -191,9 +191,9 @@ def test_a_job_stopped_elsewhere_while_it_runs_claims_nothing_more_and_settles_w
         outcome.errors.append("an error of a chunk settled after the stop")
         return finish_chunk(job_, outcome, total)
 
-    monkeypatch.setattr(jobs, "_finish_chunk", stopped_as_abandoned_after_the_first)
+    monkeypatch.setattr(runner, "finish_chunk", stopped_as_abandoned_after_the_first)
 
-    jobs.run_job(job.pk)
+    runner.run_job(job.pk)
 
     job.refresh_from_db()
     assert (job.state, job.last_error) == (ReplayJob.State.STOPPED, "taken for lost")

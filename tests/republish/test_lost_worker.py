@@ -17,7 +17,7 @@ from django.db import connection
 from django.utils import timezone
 
 from deadletter.models import DeadLetterRecord, Status
-from republish import jobs
+from republish import jobs, runner
 from republish.models import Replay, ReplayJob
 
 from .conftest import manage, read_partition
@@ -31,17 +31,17 @@ import os, signal
 from django.contrib.auth.models import User
 from deadletter.models import DeadLetterRecord
 from opsportal import kafka
-from republish import jobs
-settled, finish_chunk = [], jobs._finish_chunk
+from republish import jobs, runner
+settled, finish_chunk = [], runner.finish_chunk
 def die_settling_the_second(*args):
     settled.append(1)
     if len(settled) == 2:
         os.kill(os.getpid(), signal.SIGKILL)
     return finish_chunk(*args)
-jobs._finish_chunk = die_settling_the_second
+runner.finish_chunk = die_settling_the_second
 jobs.CHUNK_SIZE = 10
 # Batches wait 2 s: chunks 1 and 2 go out together, chunk 3 is still queued at the kill.
-jobs.republish_producer = lambda: kafka.producer(**{"linger.ms": 2000})
+runner.republish_producer = lambda: kafka.producer(**{"linger.ms": 2000})
 target = os.environ["TARGET"]
 DeadLetterRecord.objects.bulk_create(
     DeadLetterRecord(dlq_topic="test.lost", partition=0, offset=n, key=f"acc_{n}".encode(), value=b"{}",
@@ -50,13 +50,13 @@ DeadLetterRecord.objects.bulk_create(
 )
 user = User.objects.create_user("lost-operator")
 job = jobs.create_job(list(DeadLetterRecord.objects.order_by("pk").values_list("pk", flat=True)), user=user)
-jobs.run_job(job.pk)
+runner.run_job(job.pk)
 """
 
 # Runs in a child process: what an operator's "run the rest" does, then the new job's run.
 RUN_THE_REST = """
 from django.contrib.auth.models import User
-from republish import jobs
+from republish import jobs, runner
 from republish.models import ReplayJob
 job = ReplayJob.objects.order_by("pk").first()
 try:
@@ -65,7 +65,7 @@ except jobs.RepublishRefused as refused:
     print("refused:", refused)
 else:
     print("rest:", len(rest.record_ids))
-    print(jobs.run_job(rest.pk).summary())
+    print(runner.run_job(rest.pk).summary())
 """
 
 
@@ -143,7 +143,7 @@ def test_on_postgresql_a_worker_killed_with_its_helper_threads_loses_nothing(mak
     operator = User.objects.get(username="lost-operator")
     rest = jobs.rest_of(job, user=operator)
     assert len(rest.record_ids) == never_claimed
-    assert jobs.run_job(rest.pk).republished == never_claimed
+    assert runner.run_job(rest.pk).republished == never_claimed
     job.refresh_from_db()
     assert job.state == ReplayJob.State.STOPPED and "its worker was lost" in job.last_error
 
@@ -154,7 +154,7 @@ def test_on_postgresql_a_worker_killed_with_its_helper_threads_loses_nothing(mak
     assert statuses[Status.REPUBLISHED] == len(written) and set(written.values()) == {1}
     assert statuses[Status.REPUBLISHED] + statuses[Status.FAILED] == 60
     if statuses[Status.FAILED]:  # claimed but still in the producer's queue at the kill
-        jobs.run_job(jobs.rest_of(job, user=operator).pk)
+        runner.run_job(jobs.rest_of(job, user=operator).pk)
     assert DeadLetterRecord.objects.exclude(review__status=Status.REPUBLISHED).count() == 0
     origins = Counter(dict(record.headers)["x-replayed-from"] for record in read_partition(cluster, target, 0))
     assert len(origins) == 60 and set(origins.values()) == {1}

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from django.db import connection, transaction
 
-from republish import sql
+from republish import pg
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +19,7 @@ def test_text_numbers_uuids_and_nulls_read_back_unchanged():
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT %s::text[], %s::bigint[], %s::uuid[]",
-            [sql.array_literal(texts), sql.array_literal(numbers), sql.array_literal(ids)],
+            [pg.array_literal(texts), pg.array_literal(numbers), pg.array_literal(ids)],
         )
         assert cursor.fetchone() == (texts, numbers, ids)
 
@@ -30,7 +30,7 @@ def test_plain_array_literals_of_numbers_uuids_and_words_read_back_unchanged():
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT %s::bigint[], %s::uuid[], %s::varchar[]",
-            [sql.plain_array_literal(numbers), sql.plain_array_literal(ids), sql.plain_array_literal(words)],
+            [pg.plain_array_literal(numbers), pg.plain_array_literal(ids), pg.plain_array_literal(words)],
         )
         assert cursor.fetchone() == (numbers, [uuid.UUID(i) for i in ids], words)
 
@@ -39,9 +39,9 @@ def test_plain_array_literals_of_numbers_uuids_and_words_read_back_unchanged():
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the planner settings are PostgreSQL's")
 def test_planner_settings_outside_a_transaction_are_refused_not_silently_lost():
     with pytest.raises(RuntimeError, match="inside a transaction"):
-        sql.plan_as_key_lookups()
+        pg.plan_as_key_lookups()
     with transaction.atomic():
-        sql.plan_as_key_lookups()
+        pg.plan_as_key_lookups()
         with connection.cursor() as cursor:
             cursor.execute("SELECT current_setting('enable_indexscan'), current_setting('enable_seqscan')")
             assert cursor.fetchone() == ("off", "off")
