@@ -23,6 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_DIR = ROOT / "kafka"
 LIBS_DIR = KAFKA_DIR / "libs"
+# The Prometheus JMX exporter agent lives apart from libs/, off the broker's classpath.
+AGENT_DIR = KAFKA_DIR / "agent"
+JMX_EXPORTER_CONFIG = KAFKA_DIR / "jmx-exporter.yml"
+JMX_EXPORTER_PORTS = (7071, 7072, 7073)
 STATE_ROOT = Path(os.environ.get("OPSPORTAL_STATE_DIR", ROOT / "var")) / "kafka"
 BROKER_PORTS = (9092, 9093, 9094)
 JVM_HEAP = os.environ.get("KAFKA_HEAP", "512m")
@@ -65,6 +69,10 @@ class Node:
     @property
     def controller_port(self) -> int:
         return self.node_id * 10000 + 9093
+
+    @property
+    def metrics_port(self) -> int:
+        return JMX_EXPORTER_PORTS[self.node_id - 1]
 
     @property
     def data_dir(self) -> Path:
@@ -174,6 +182,9 @@ def ensure_jars() -> None:
     )
     if result.returncode != 0:
         raise ClusterError(f"Maven could not resolve kafka/pom.xml:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+    AGENT_DIR.mkdir(exist_ok=True)
+    for agent in LIBS_DIR.glob("jmx_prometheus_javaagent-*.jar"):
+        agent.replace(AGENT_DIR / "jmx_prometheus_javaagent.jar")
     stamp.touch()
 
 
@@ -226,6 +237,7 @@ def start_node(node: Node) -> None:
         "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={log4j}",
         f"-Dkafka.logs.dir={node.logs_dir}",
+        *_metrics_agent(node),
         "-cp",
         f"{LIBS_DIR}/*",
         "kafka.Kafka",
@@ -236,6 +248,14 @@ def start_node(node: Node) -> None:
             command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
         )
     node.pid_file.write_text(str(process.pid))
+
+
+def _metrics_agent(node: Node) -> list[str]:
+    """The JMX exporter agent serving the broker's metrics on 127.0.0.1:<metrics_port>/metrics."""
+    agent = AGENT_DIR / "jmx_prometheus_javaagent.jar"
+    if not agent.exists():
+        return []
+    return [f"-javaagent:{agent}=127.0.0.1:{node.metrics_port}:{JMX_EXPORTER_CONFIG}"]
 
 
 def stop_node(node: Node, timeout: float = 60.0) -> None:
@@ -340,7 +360,11 @@ def status(brokers: int | None = None) -> bool:
         answers = node.answers()
         all_up &= bool(pid and answers)
         state = "up" if pid and answers else ("starting" if pid else "down")
-        print(f"Kafka broker {node.node_id}: 127.0.0.1:{node.broker_port} {state}" + (f" (pid {pid})" if pid else ""))
+        metrics = f", metrics on 127.0.0.1:{node.metrics_port}" if pid and _port_open(node.metrics_port) else ""
+        print(
+            f"Kafka broker {node.node_id}: 127.0.0.1:{node.broker_port} {state}"
+            + (f" (pid {pid}{metrics})" if pid else "")
+        )
     return all_up
 
 

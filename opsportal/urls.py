@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 admin.site.site_header = "Billing Kafka operations"
@@ -9,4 +9,6 @@ admin.site.index_title = "Cluster mirror and dead letters"
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    # /healthz, /readyz and /metrics: the overview app, the one that reads every other.
+    path("", include("overview.urls")),
 ]

@@ -1,0 +1,236 @@
+"""What the overview shows, each figure with the admin list behind it (a reverse() by URL name
+plus the filter that list understands), so a figure and its list always count the same rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models.functions import TruncHour
+from django.urls import reverse
+from django.utils import timezone
+
+from deadletter.models import TRIAGE_STATUSES, DeadLetterRecord, Review, Status
+from offsets.models import OffsetReset
+from republish.models import ReplayJob
+from topics.models import Broker, ConsumerGroup, GroupOffset, SyncRun, Topic
+
+from . import lag
+from .models import LagSeries
+
+TOP_GROUPS = 10
+CHART_FINGERPRINTS = 5
+INFLOW_DAYS = 7
+
+
+@dataclass
+class Figure:
+    label: str
+    value: Any
+    link: str
+    note: str = ""
+    alarm: bool = False
+    # The value is the number of rows of the list it links to (not an age, an id or a sum).
+    countable: bool = True
+
+
+@dataclass
+class Overview:
+    cluster: list[Figure] = field(default_factory=list)
+    dead_letters: list[Figure] = field(default_factory=list)
+    work: list[Figure] = field(default_factory=list)
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    charts: dict[str, Any] = field(default_factory=dict)
+
+
+def changelist(name: str, **params: Any) -> str:
+    url = reverse(f"admin:{name}_changelist")
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+def build(now: datetime | None = None) -> Overview:
+    now = now or timezone.now()
+    overview = Overview()
+    overview.cluster = cluster()
+    overview.dead_letters = dead_letters(now)
+    overview.work = work()
+    overview.groups = groups()
+    overview.charts = {
+        "inflow": inflow(now),
+        "sparklines": {row["group_id"]: row["sparkline"] for row in overview.groups},
+    }
+    return overview
+
+
+def cluster() -> list[Figure]:
+    brokers = dict(Broker.objects.order_by().values_list("is_up").annotate(n=Count("pk")))
+    up, down = brokers.get(True, 0), brokers.get(False, 0)
+    controller = Broker.objects.filter(is_controller=True, is_up=True).values_list("broker_id", flat=True).first()
+    topics = Topic.objects.filter(vanished_at__isnull=True).aggregate(
+        under=Count("pk", filter=Q(under_replicated_partitions__gt=0)),
+        under_partitions=Sum("under_replicated_partitions"),
+        offline=Count("pk", filter=Q(offline_partitions__gt=0)),
+        offline_partitions=Sum("offline_partitions"),
+    )
+    run = SyncRun.latest_run()
+    return [
+        Figure("brokers up", up, changelist("topics_broker", is_up__exact=1), f"of {up + down} known", alarm=down > 0),
+        Figure("brokers down", down, changelist("topics_broker", is_up__exact=0), alarm=down > 0),
+        Figure(
+            "controller",
+            controller if controller is not None else "none",
+            changelist("topics_broker", is_controller__exact=1),
+            countable=False,
+        ),
+        Figure(
+            "topics under-replicated",
+            topics["under"],
+            changelist("topics_topic", under_replicated="yes", internal="all"),
+            f"{topics['under_partitions'] or 0} partitions",
+            alarm=bool(topics["under"]),
+        ),
+        Figure(
+            "topics with offline partitions",
+            topics["offline"],
+            changelist("topics_topic", offline_partitions__gt=0, internal="all"),
+            f"{topics['offline_partitions'] or 0} partitions",
+            alarm=bool(topics["offline"]),
+        ),
+        Figure(
+            "mirror age",
+            f"{run.age.total_seconds():.0f} s" if run else "never synced",
+            changelist("topics_syncrun"),
+            alarm=run is None or run.is_stale,
+            countable=False,
+        ),
+    ]
+
+
+def dead_letters(now: datetime) -> list[Figure]:
+    records = DeadLetterRecord.objects.order_by()
+    hour = records.filter(timestamp__gte=now - timedelta(hours=1)).count()
+    day = records.filter(timestamp__gte=now - timedelta(hours=24)).count()
+    since = {"hour": (now - timedelta(hours=1)).isoformat(), "day": (now - timedelta(hours=24)).isoformat()}
+    triage = dict(
+        Review.objects.filter(status__in=TRIAGE_STATUSES).order_by().values_list("status").annotate(n=Count("pk"))
+    )
+    oldest = Review.objects.filter(status__in=TRIAGE_STATUSES).aggregate(t=Min("timestamp"))["t"]
+    drain = GroupOffset.objects.filter(
+        group__group_id=settings.DEAD_LETTER_DRAIN_GROUP_ID, topic=settings.DEAD_LETTER_TOPIC
+    ).aggregate(lag=Sum("lag"), committed=Sum("committed_offset"), end=Sum("end_offset"))
+    group_pk = (
+        ConsumerGroup.objects.filter(group_id=settings.DEAD_LETTER_DRAIN_GROUP_ID).values_list("pk", flat=True).first()
+    )
+    drain_link = (
+        reverse("admin:topics_consumergroup_change", args=[group_pk])
+        if group_pk
+        else changelist("topics_consumergroup")
+    )
+    return [
+        Figure("new in the last hour", hour, changelist("deadletter_deadletterrecord", timestamp__gte=since["hour"])),
+        Figure("new in the last 24 h", day, changelist("deadletter_deadletterrecord", timestamp__gte=since["day"])),
+        Figure(
+            "awaiting review (new)",
+            triage.get(Status.NEW, 0),
+            changelist("deadletter_deadletterrecord", status=Status.NEW),
+        ),
+        Figure(
+            "in review",
+            triage.get(Status.IN_REVIEW, 0),
+            changelist("deadletter_deadletterrecord", status=Status.IN_REVIEW),
+        ),
+        Figure(
+            "oldest unreviewed",
+            _age(now - oldest) if oldest else "none",
+            changelist("deadletter_deadletterrecord", status=Status.NEW),
+            countable=False,
+        ),
+        Figure(
+            "drain behind the topic's end",
+            drain["lag"] if drain["lag"] is not None else "unknown",
+            drain_link,
+            f"at {drain['committed'] or 0} of {drain['end'] or 0}",
+            alarm=bool(drain["lag"]),
+            countable=False,
+        ),
+    ]
+
+
+def _age(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds >= 86400:
+        return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    return f"{seconds // 60} min"
+
+
+def work() -> list[Figure]:
+    jobs = dict(ReplayJob.objects.order_by().values_list("state").annotate(n=Count("pk")))
+    pending_resets = OffsetReset.objects.filter(status=OffsetReset.Status.PENDING).count()
+    S = ReplayJob.State
+    return [
+        Figure("jobs running", jobs.get(S.RUNNING, 0), changelist("republish_replayjob", state__exact=S.RUNNING)),
+        Figure("jobs queued", jobs.get(S.QUEUED, 0), changelist("republish_replayjob", state__exact=S.QUEUED)),
+        Figure(
+            "jobs stopped",
+            jobs.get(S.STOPPED, 0),
+            changelist("republish_replayjob", state__exact=S.STOPPED),
+            alarm=bool(jobs.get(S.STOPPED)),
+        ),
+        Figure(
+            "jobs awaiting a second operator",
+            jobs.get(S.AWAITING_APPROVAL, 0),
+            changelist("republish_replayjob", state__exact=S.AWAITING_APPROVAL),
+        ),
+        Figure(
+            "offset resets awaiting a second operator",
+            pending_resets,
+            changelist("offsets_offsetreset", status__exact=OffsetReset.Status.PENDING),
+        ),
+    ]
+
+
+def groups() -> list[dict[str, Any]]:
+    top = list(
+        ConsumerGroup.objects.filter(vanished_at__isnull=True, total_lag__gt=0)
+        .order_by("-total_lag", "group_id")
+        .values("pk", "group_id", "state", "total_lag")[:TOP_GROUPS]
+    )
+    ids = [row["group_id"] for row in top]
+    time_lags = dict(
+        LagSeries.objects.filter(group_id__in=ids).values_list("group_id").annotate(t=Max("time_lag")).order_by()
+    )
+    lines = lag.sparklines(ids)
+    for row in top:
+        row["link"] = reverse("admin:topics_consumergroup_change", args=[row["pk"]])
+        row["time_lag"] = _age(timedelta(seconds=time_lags.get(row["group_id"], 0.0)))
+        row["sparkline"] = lines[row["group_id"]]
+    return top
+
+
+def inflow(now: datetime) -> dict[str, Any]:
+    """Dead letters per hour over INFLOW_DAYS, stacked by the commonest fingerprints of that time."""
+    start = (now - timedelta(days=INFLOW_DAYS)).replace(minute=0, second=0, microsecond=0)
+    recent = DeadLetterRecord.objects.order_by().filter(timestamp__gte=start)
+    top = [
+        fp
+        for fp, _ in recent.values_list("fingerprint")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "fingerprint")[:CHART_FINGERPRINTS]
+    ]
+    hours = [start + timedelta(hours=i) for i in range(INFLOW_DAYS * 24 + 1)]
+    index = {hour: i for i, hour in enumerate(hours)}
+    series = {fp: [0] * len(hours) for fp in [*top, "other"]}
+    per_hour = recent.annotate(hour=TruncHour("timestamp")).values_list("hour", "fingerprint").annotate(n=Count("pk"))
+    for hour, fingerprint, n in per_hour:
+        if hour in index:
+            series[fingerprint if fingerprint in series and fingerprint != "other" else "other"][index[hour]] += n
+    return {
+        "labels": [hour.strftime("%m-%d %H:00") for hour in hours],
+        "datasets": [{"label": fp or "(none)", "data": data} for fp, data in series.items()],
+    }

@@ -1,0 +1,176 @@
+"""Recording lag history after each mirror sync, and thinning it out.
+
+Lag is summed per group and topic from the mirror's GroupOffset rows. The time lag is
+estimated the way kafka-lag-exporter does, from history alone: the group's committed
+position (end - lag) is compared with the topic's end offsets seen at earlier syncs,
+and the time lag is how long ago the end was there (so its precision is one sync).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, TruncHour
+from django.utils import timezone
+
+from topics.models import GroupOffset
+
+from .models import LagPoint, LagSeries
+
+RAW_KEPT = timedelta(hours=48)
+CHUNK = 500
+
+
+def record(now: datetime | None = None) -> int:
+    """One point per (group, topic) of the live mirror; returns how many were written."""
+    now = now or timezone.now()
+    rows = (
+        GroupOffset.objects.filter(group__vanished_at__isnull=True, lag__isnull=False)
+        .values("group__group_id", "topic")
+        .annotate(lag=Sum("lag"), end=Sum("end_offset"))
+        .order_by()
+    )
+    current = {(r["group__group_id"], r["topic"]): (max(r["lag"], 0), r["end"] or 0) for r in rows}
+    if not current:
+        return 0
+    with transaction.atomic():
+        LagSeries.objects.bulk_create(
+            [
+                LagSeries(group_id=g, topic=t, lag=lag, end_offset=end, sampled_at=now)
+                for (g, t), (lag, end) in current.items()
+            ],
+            update_conflicts=True,
+            unique_fields=["group_id", "topic"],
+            update_fields=["lag", "end_offset", "sampled_at"],
+        )
+        _update_time_lags(now)
+        series = LagSeries.objects.filter(sampled_at=now)
+        LagPoint.objects.bulk_create(
+            [
+                LagPoint(series_id=pk, at=now, lag=lag, lag_max=lag, end_offset=end, time_lag=time_lag)
+                for pk, lag, end, time_lag in series.values_list("pk", "lag", "end_offset", "time_lag")
+            ],
+            batch_size=2000,
+            ignore_conflicts=True,
+        )
+    return len(current)
+
+
+def _update_time_lags(now: datetime) -> None:
+    """time_lag = now - when the end offset last stood at or below the group's position.
+
+    With no such point in the history the group is behind all of it: the oldest point gives
+    a lower bound. One UPDATE finds those times (each series walks its own points backwards
+    through the index), one bulk UPDATE per 500 series writes the seconds.
+    """
+    caught_up = LagPoint.objects.filter(
+        series=OuterRef("pk"), hourly=False, end_offset__lte=OuterRef("end_offset") - OuterRef("lag")
+    ).order_by("-at")
+    oldest = LagPoint.objects.filter(series=OuterRef("pk"), hourly=False).order_by("at")
+    sampled = LagSeries.objects.filter(sampled_at=now)
+    sampled.filter(lag=0).update(caught_up_at=now)
+    sampled.filter(lag__gt=0).update(
+        caught_up_at=Coalesce(Subquery(caught_up.values("at")[:1]), Subquery(oldest.values("at")[:1]), Value(now))
+    )
+    changed = []
+    for series in sampled.only("pk", "caught_up_at", "time_lag"):
+        seconds = max((now - series.caught_up_at).total_seconds(), 0.0)
+        if seconds != series.time_lag:
+            series.time_lag = seconds
+            changed.append(series)
+    LagSeries.objects.bulk_update(changed, ["time_lag"], batch_size=CHUNK)
+
+
+@dataclass
+class Thinned:
+    hours_rolled: int = 0
+    raw_deleted: int = 0
+    hourly_deleted: int = 0
+
+
+def downsample(now: datetime | None = None) -> Thinned:
+    """Roll raw points into hourly ones (max and last), then drop what the retention allows.
+
+    Each completed hour still held raw is (re)rolled, so a run missed or repeated changes nothing.
+    """
+    now = now or timezone.now()
+    this_hour = now.replace(minute=0, second=0, microsecond=0)
+    retention = timedelta(days=settings.LAG_HISTORY_RETENTION_DAYS)
+    done = Thinned()
+    for series_ids in _series_chunks():
+        done.hours_rolled += _roll_up(series_ids, this_hour)
+        raw = LagPoint.objects.filter(series_id__in=series_ids, hourly=False, at__lt=now - RAW_KEPT)
+        done.raw_deleted += raw.delete()[0]
+        old = LagPoint.objects.filter(series_id__in=series_ids, hourly=True, at__lt=now - retention)
+        done.hourly_deleted += old.delete()[0]
+    # A series with no point left (a group gone for longer than the retention) goes too.
+    LagSeries.objects.filter(sampled_at__lt=now - retention).delete()
+    return done
+
+
+def _series_chunks() -> list[list[int]]:
+    ids = list(LagSeries.objects.order_by("pk").values_list("pk", flat=True))
+    return [ids[start : start + CHUNK] for start in range(0, len(ids), CHUNK)]
+
+
+def _roll_up(series_ids: list[int], this_hour: datetime) -> int:
+    """Hourly rows for the completed hours since the last one rolled up (that one again: it may
+    have been rolled while still filling), from the raw points still kept."""
+    last_rolled = LagPoint.objects.filter(series_id__in=series_ids, hourly=True).aggregate(t=Max("at"))["t"]
+    raw = LagPoint.objects.filter(series_id__in=series_ids, hourly=False, at__lt=this_hour)
+    if last_rolled is not None:
+        raw = raw.filter(at__gte=last_rolled)
+    hours = list(
+        raw.annotate(hour=TruncHour("at"))
+        .values("series_id", "hour")
+        .annotate(lag_max=Max("lag"), last=Max("at"))
+        .order_by()
+    )
+    if not hours:
+        return 0
+    # The last point of each hour, fetched by its time: one query, not one per hour.
+    last = {
+        (point.series_id, point.at): point
+        for point in raw.filter(at__in={h["last"] for h in hours}).only(
+            "series_id", "at", "lag", "end_offset", "time_lag"
+        )
+    }
+    rows = []
+    for h in hours:
+        point = last[(h["series_id"], h["last"])]
+        rows.append(
+            LagPoint(
+                series_id=h["series_id"], at=h["hour"], hourly=True, lag=point.lag, lag_max=h["lag_max"],
+                end_offset=point.end_offset, time_lag=point.time_lag,
+            )
+        )  # fmt: skip
+    LagPoint.objects.bulk_create(
+        rows,
+        batch_size=2000,
+        update_conflicts=True,
+        unique_fields=["series", "hourly", "at"],
+        update_fields=["lag", "lag_max", "end_offset", "time_lag"],
+    )
+    return len(rows)
+
+
+def sparklines(group_ids: list[str], hours: int = 24) -> dict[str, list[int]]:
+    """Per group, its lag summed over topics at each of the last `hours` hours (hourly max), oldest first."""
+    now = timezone.now()
+    start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours - 1)
+    # Series first, then their points by series id: the points' unique index serves each one.
+    groups = dict(LagSeries.objects.filter(group_id__in=group_ids).values_list("pk", "group_id"))
+    points = LagPoint.objects.filter(series_id__in=list(groups), hourly=True, at__gte=start)
+    lines = {gid: [0] * hours for gid in group_ids}
+    for series_id, at, lag_max in points.values_list("series_id", "at", "lag_max"):
+        index = int((at - start).total_seconds() // 3600)
+        if 0 <= index < hours:
+            lines[groups[series_id]][index] += lag_max
+    current = LagSeries.objects.filter(group_id__in=group_ids).values("group_id").annotate(total=Sum("lag"))
+    for row in current:
+        lines[row["group_id"]][-1] = max(lines[row["group_id"]][-1], row["total"])
+    return lines

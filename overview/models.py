@@ -1,0 +1,92 @@
+"""Lag history: one series per consumer group and topic, sampled at each mirror sync.
+
+Points are narrow rows (series id, time, lag, end offset, time lag) so that 200 groups × 10
+topics at a 30 s sync stay a few GB at most; raw points live 48 h, hourly ones (max and last)
+for LAG_HISTORY_RETENTION_DAYS.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class LagSeries(models.Model):
+    """A (group, topic) pair and its latest values: what the overview and /metrics read now."""
+
+    group_id = models.CharField(max_length=255)
+    topic = models.CharField(max_length=249)
+    lag = models.BigIntegerField(default=0)
+    end_offset = models.BigIntegerField(default=0)
+    # Seconds the group is behind: how long ago the topic's end was where the group is now.
+    time_lag = models.FloatField(default=0.0)
+    caught_up_at = models.DateTimeField(null=True, blank=True, help_text="When the topic's end was where the group is.")
+    sampled_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["group_id", "topic"], name="lagseries_unique")]
+        verbose_name_plural = "lag series"
+
+    def __str__(self) -> str:
+        return f"{self.group_id} / {self.topic}"
+
+
+class LagPoint(models.Model):
+    """One sample (hourly=False) or one hour's rollup (hourly=True, at = the hour's start)."""
+
+    series = models.ForeignKey(LagSeries, on_delete=models.CASCADE, related_name="points", db_index=False)
+    at = models.DateTimeField()
+    hourly = models.BooleanField(default=False)
+    lag = models.BigIntegerField()  # the last value (of the hour, for a rollup)
+    lag_max = models.BigIntegerField()  # the hour's maximum; equal to lag for a sample
+    end_offset = models.BigIntegerField()
+    time_lag = models.FloatField()
+
+    class Meta:
+        # Also the index of every read: one series' points of one kind in time order.
+        constraints = [models.UniqueConstraint(fields=["series", "hourly", "at"], name="lagpoint_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.series_id} @ {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class TallyMark(models.Model):
+    """One row: the dead letters with an id up to tallied_id are counted in the tallies below;
+    readers add the ones above it, counted live (overview/tally.py)."""
+
+    tallied_id = models.BigIntegerField(default=0)
+    tallied_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"tallied up to {self.tallied_id}"
+
+
+class DeadLetterTotal(models.Model):
+    """Dead letters of all time per original topic × fingerprint (what /metrics exports)."""
+
+    original_topic = models.CharField(max_length=249)
+    fingerprint = models.CharField(max_length=16)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["original_topic", "fingerprint"], name="deadlettertotal_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.original_topic} / {self.fingerprint}: {self.count}"
+
+
+class DeadLetterHourly(models.Model):
+    """Dead letters per hour of their timestamp × fingerprint, for the hours the overview reads
+    (its 7-day chart and 1 h / 24 h figures); older hours are pruned, records without a
+    timestamp are in no hour (no time window counts them)."""
+
+    hour = models.DateTimeField()
+    fingerprint = models.CharField(max_length=16)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", "fingerprint"], name="deadletterhourly_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H:00} / {self.fingerprint}: {self.count}"
