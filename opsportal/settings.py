@@ -7,13 +7,24 @@ value stops start-up with one line naming the variable.
 
 from __future__ import annotations
 
+import os
+import re
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
+# var/ holds the generated secret key, the admin password and the SQLite database: kept
+# private to the portal's user whatever the caller's umask (left alone if another user owns it).
+VAR_DIR.mkdir(mode=0o700, exist_ok=True)
+if VAR_DIR.stat().st_uid == os.getuid():
+    VAR_DIR.chmod(0o700)
 
 env = environ.Env()
 
@@ -22,7 +33,7 @@ KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
 
 
-def _read(name: str, cast, default):
+def _read(name: str, cast: Callable[[str], Any], default: Any) -> Any:
     """Read one variable; any parse failure names the variable and the value."""
     try:
         return env(name, cast=cast, default=default)
@@ -70,17 +81,26 @@ if not SECRET_KEY and SECRET_KEY_FILE.is_file():
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off")
-    SECRET_KEY = "insecure-development-key-only-used-with-DEBUG-on"
+    # A key of this process only (sessions end with it), never a constant anyone could sign with.
+    SECRET_KEY = secrets.token_urlsafe(50)
 ALLOWED_HOSTS = _read("ALLOWED_HOSTS", list, ["127.0.0.1", "localhost"] if DEBUG else [])
 # Behind a TLS-terminating proxy in production: cookies only over HTTPS unless said otherwise.
 SECURE_COOKIES = _strict_bool("SECURE_COOKIES", not DEBUG)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_COOKIES
 CSRF_TRUSTED_ORIGINS = _read("CSRF_TRUSTED_ORIGINS", list, [])
+# HTTPS hardening for production (README: Deployment); off by default so ./dev serves plain HTTP.
+SECURE_SSL_REDIRECT = _strict_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = _read("SECURE_HSTS_SECONDS", int, 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _strict_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = _strict_bool("SECURE_HSTS_PRELOAD", False)
+# An operator's session: 8 hours (a working day) unless said otherwise.
+SESSION_COOKIE_AGE = _read("SESSION_COOKIE_AGE", int, 8 * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = _strict_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", False)
 if _strict_bool("USE_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 KAFKA_BOOTSTRAP_SERVERS = _bootstrap_servers("KAFKA_BOOTSTRAP_SERVERS")
-KAFKA_SECURITY_PROTOCOL = _choice("KAFKA_SECURITY_PROTOCOL", KAFKA_SECURITY_PROTOCOLS, "PLAINTEXT")
+KAFKA_SECURITY_PROTOCOL = _choice("KAFKA_SECURITY_PROTOCOL", KAFKA_SECURITY_PROTOCOLS, "PLAINTEXT") or "PLAINTEXT"
 KAFKA_SASL_MECHANISM = _choice("KAFKA_SASL_MECHANISM", KAFKA_SASL_MECHANISMS, None)
 KAFKA_SASL_USERNAME = _read("KAFKA_SASL_USERNAME", str, None)
 KAFKA_SASL_PASSWORD = _read("KAFKA_SASL_PASSWORD", str, None)
@@ -127,6 +147,22 @@ if REPUBLISH_JOB_ABANDONED_AFTER < _SLOWEST_LIVE_CHUNK:
         f"8 × KAFKA_REQUEST_TIMEOUT + REPUBLISH_DELIVERY_TIMEOUT + 60 s ({_SLOWEST_LIVE_CHUNK:g})"
     )
 
+# Overview, lag history, /metrics and health checks (the overview app).
+LAG_HISTORY_RETENTION_DAYS = _read("LAG_HISTORY_RETENTION_DAYS", int, 30)
+# Bearer token /metrics requires when set; ./dev up leaves it unset.
+METRICS_TOKEN = _read("METRICS_TOKEN", str, "")
+# Fingerprints /metrics reports one by one (the rest are summed as "other"): bounds its cardinality.
+METRICS_TOP_FINGERPRINTS = _read("METRICS_TOP_FINGERPRINTS", int, 10)
+# Seconds each /readyz check may take, and the oldest mirror /readyz accepts.
+READYZ_TIMEOUT = _read("READYZ_TIMEOUT", float, 2.0)
+READYZ_MIRROR_MAX_AGE = _read("READYZ_MIRROR_MAX_AGE", float, 300.0)
+
+# Message search (the topics app): the most records and seconds one search scans before offering "continue".
+BROWSE_SEARCH_MAX_RECORDS = _read("BROWSE_SEARCH_MAX_RECORDS", int, 200_000)
+BROWSE_SEARCH_SECONDS = _read("BROWSE_SEARCH_SECONDS", float, 10.0)
+if BROWSE_SEARCH_MAX_RECORDS < 1 or BROWSE_SEARCH_SECONDS <= 0:
+    raise ImproperlyConfigured("BROWSE_SEARCH_MAX_RECORDS and BROWSE_SEARCH_SECONDS must be positive")
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -135,20 +171,26 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_celery_beat",
+    "axes",
     "topics",
     "deadletter",
     "offsets",
     "republish",
+    "overview",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves collected static files itself when DEBUG is off (gunicorn has no static handler).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: it reads the login outcome the views above produced.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "opsportal.urls"
@@ -169,24 +211,56 @@ TEMPLATES = [
     },
 ]
 
+
+
+def _without_password(url: str) -> str:
+    """The URL as an error message may show it: any password replaced by ***."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
 try:
     DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'opsportal.sqlite3'}")}
 except (ValueError, KeyError, ImproperlyConfigured) as exc:
-    raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
+    raise ImproperlyConfigured(
+        f"DATABASE_URL={_without_password(env.str('DATABASE_URL', default=''))!r} is not a valid database URL "
+        f"({type(exc).__name__}); use postgres://user:password@host:port/name or sqlite:///path"
+    ) from None
 if DATABASES["default"]["ENGINE"] not in ("django.db.backends.sqlite3", "django.db.backends.postgresql"):
     raise ImproperlyConfigured(
-        f"DATABASE_URL={env.str('DATABASE_URL')!r}: use postgres://user:password@host:port/name or sqlite:///path"
+        f"DATABASE_URL={_without_password(env.str('DATABASE_URL'))!r}: "
+        "use postgres://user:password@host:port/name or sqlite:///path"
     )
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    VAR_DIR.mkdir(exist_ok=True)
+    # The database holds billing data: the portal's user only, whatever the caller's umask.
+    # SQLite gives its -wal and -shm files the database file's mode.
+    _sqlite_file = Path(DATABASES["default"]["NAME"])
+    if _sqlite_file.parent.is_dir():
+        _sqlite_file.touch(mode=0o600)
+        _sqlite_file.chmod(0o600)
     # WAL lets the drain write while the admin reads; the timeout rides out
     # the short write locks of the Celery workers.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "MinimumLengthValidator",
+        "UserAttributeSimilarityValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
 ]
+
+# Failed logins are throttled per user name and per address (django-axes): after
+# LOGIN_FAILURE_LIMIT failures in a row, that name or address waits LOGIN_LOCKOUT_MINUTES.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = _read("LOGIN_FAILURE_LIMIT", int, 5)
+AXES_COOLOFF_TIME = timedelta(minutes=_read("LOGIN_LOCKOUT_MINUTES", int, 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -194,7 +268,12 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(_read("STATIC_ROOT", str, str(VAR_DIR / "static")))
+# Compressed copies made by collectstatic; no manifest, so pages render before it has run (tests, ./dev).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 
 CELERY_BROKER_URL = _read("CELERY_BROKER_URL", str, "redis://127.0.0.1:6379/0")
 CELERY_RESULT_BACKEND = None

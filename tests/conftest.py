@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+import warnings
 
 import pytest
 
@@ -42,7 +43,35 @@ def topic_names(cluster):
         return name
 
     yield make
-    kafka.delete_topics(created, cluster)
+    report_leftovers("topics", kafka.delete_topics(created, cluster))
+
+
+@pytest.fixture
+def group_names(cluster):
+    """Hands out unique consumer group ids and deletes those groups after the test."""
+    created: list[str] = []
+
+    def make(prefix: str = "test-group") -> str:
+        name = f"{prefix}.{uuid.uuid4().hex[:10]}"
+        created.append(name)
+        return name
+
+    yield make
+    report_leftovers("consumer groups", kafka.delete_groups(created, cluster))
+
+
+# A name handed out but never used: nothing to delete, nothing left behind.
+NEVER_CREATED = {"UNKNOWN_TOPIC_OR_PART", "GROUP_ID_NOT_FOUND"}
+
+
+def report_leftovers(kind: str, failures: dict[str, kafka.KafkaClientError]) -> None:
+    """Say which of a test's topics or groups stayed on the shared cluster, and why."""
+    left = {name: error for name, error in failures.items() if error.code not in NEVER_CREATED}
+    if left:
+        warnings.warn(
+            f"{kind} left on the cluster: " + "; ".join(f"{name} ({error})" for name, error in left.items()),
+            stacklevel=1,
+        )
 
 
 def wait_for_topic(cluster, name: str, partitions: int, timeout: float = 60.0) -> None:

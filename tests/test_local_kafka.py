@@ -8,6 +8,8 @@ import pytest
 
 from devtools import local_kafka
 
+pytestmark = pytest.mark.cluster_changes
+
 
 def test_starting_the_running_cluster_again_is_harmless(cluster, capsys):
     pids = [node.pid() for node in local_kafka.nodes(3)]

@@ -57,3 +57,78 @@ def test_good_settings_start(tmp_path):
     result = start(DEBUG="false", SECRET_KEY="x" * 50, DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3")
 
     assert result.returncode == 0, result.stderr
+
+
+def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    unset = {"SECRET_KEY_FILE": "/nonexistent/secret_key"}
+    environment = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")} | unset | env
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_a_database_url_with_an_unsupported_scheme_is_named_without_its_password():
+    result = start(DEBUG="1", DATABASE_URL="mysql://ops:s3cret-pw@db.example:3306/billing")
+
+    assert result.returncode != 0
+    assert "DATABASE_URL='mysql://ops:***@db.example:3306/billing'" in result.stderr
+    assert "s3cret-pw" not in result.stderr
+
+
+def test_the_documented_production_settings_pass_the_deployment_check(tmp_path):
+    production = {
+        "DEBUG": "false",
+        "SECRET_KEY": "k7-" + "x9Qz" * 15,
+        "ALLOWED_HOSTS": "ops.billing.example",
+        "USE_X_FORWARDED_PROTO": "true",
+        "SECURE_SSL_REDIRECT": "true",
+        "SECURE_HSTS_SECONDS": "31536000",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
+        "SECURE_HSTS_PRELOAD": "true",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+    }
+
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", **production)
+
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_without_a_key_debug_gets_a_new_random_one_each_start():
+    show_key = ("shell", "-c", "from django.conf import settings; print(settings.SECRET_KEY)")
+
+    first, second = run_manage(*show_key, DEBUG="true"), run_manage(*show_key, DEBUG="true")
+
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    assert len(first.stdout.strip()) >= 50
+    assert first.stdout != second.stdout
+
+
+def test_cluster_settings_never_show_the_sasl_password():
+    from opsportal.kafka import ClusterSettings
+
+    cluster = ClusterSettings("broker:9093", "SASL_SSL", "SCRAM-SHA-512", "ops", "s3cret-pw")
+
+    assert "s3cret-pw" not in repr(cluster) and "s3cret-pw" not in str(cluster)
+    assert cluster.librdkafka_config()["sasl.password"] == "s3cret-pw"
+
+
+def test_the_sqlite_database_and_var_are_private_whatever_the_umask(tmp_path):
+    database = tmp_path / "private" / "db.sqlite3"
+    database.parent.mkdir()
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+        | {"DEBUG": "true", "SECRET_KEY": "x" * 50, "DATABASE_URL": f"sqlite:///{database}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: os.umask(0o022),
+    )
+
+    assert result.returncode == 0, result.stderr
+    for path in database.parent.glob("db.sqlite3*"):
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    assert (ROOT / "var").stat().st_mode & 0o777 == 0o700

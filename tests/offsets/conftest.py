@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,14 +42,6 @@ def produce_stamped(topic: str, partition: int, stamps_ms: list[int]) -> None:
     for stamp in stamps_ms:
         producer.produce(topic, b"billing-event", b"key", partition=partition, timestamp=stamp)
     assert producer.flush(30) == 0
-
-
-@pytest.fixture
-def group_names() -> Iterator:
-    def make(prefix: str = "test-group") -> str:
-        return f"{prefix}.{uuid.uuid4().hex[:10]}"
-
-    return make
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import subprocess
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,20 +41,6 @@ def ready_topic(make_topic, cluster):
         return name
 
     return make
-
-
-@pytest.fixture
-def group_names(cluster):
-    """Unique consumer group ids, deleted after the test."""
-    created: list[str] = []
-
-    def make(prefix: str = "mirror-group") -> str:
-        name = f"{prefix}.{uuid.uuid4().hex[:10]}"
-        created.append(name)
-        return name
-
-    yield make
-    kafka.delete_groups(created, cluster)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Stops a broker of the shared 3-broker cluster: marked cluster_changes, run rarely (-m cluster_changes)."""
+"""Stops a broker of the shared 3-broker cluster: marked cluster_changes, so it runs after every other test."""
 
 from __future__ import annotations
 
@@ -22,9 +22,7 @@ def local_kafka(*args: str) -> None:
 
 
 def all_in_sync(cluster) -> bool:
-    return all(
-        len(p.isr) == len(p.replicas) for topic in kafka.list_topics(cluster).values() for p in topic.partitions
-    )
+    return all(len(p.isr) == len(p.replicas) for topic in kafka.list_topics(cluster).values() for p in topic.partitions)
 
 
 def test_stopping_a_broker_shows_its_partitions_under_replicated_until_it_is_back(ready_topic, sync, cluster):
