@@ -8,17 +8,21 @@ from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 
+from opsportal import kafka
 from opsportal.admin_mixins import ForbiddenActionMixin, ReadOnlyMixin
 
-from .models import Broker, ConsumerGroup, GroupOffset, Partition, SyncRun, Topic
-from .tasks import sync_cluster_task
+from . import stuck, views
+from .models import Broker, BrowseLog, ConsumerGroup, GroupOffset, Partition, SyncRun, Topic
+from .tasks import queue_sync
 
 
 class HiddenByDefaultFilter(admin.SimpleListFilter):
@@ -127,6 +131,7 @@ class TopicAdmin(MirrorAdmin):
     )
     readonly_fields = ("config_table",)
     inlines = (PartitionInline,)
+    change_form_template = "admin/topics/topic_change_form.html"
 
     @admin.display(description="configs")
     def config_table(self, topic: Topic) -> str:
@@ -137,17 +142,44 @@ class TopicAdmin(MirrorAdmin):
 
     def get_urls(self) -> list[URLPattern]:
         sync_now = self.admin_site.admin_view(require_POST(self.sync_now_view))
-        return [path("sync-now/", sync_now, name="topics_topic_sync_now"), *super().get_urls()]
+        browse = self.admin_site.admin_view(lambda request: views.messages_view(request, self))
+        search = self.admin_site.admin_view(lambda request: views.search_view(request, self))
+        download = self.admin_site.admin_view(lambda request: views.download_view(request, self))
+        return [
+            path("sync-now/", sync_now, name="topics_topic_sync_now"),
+            path("messages/", browse, name="topics_topic_messages"),
+            path("messages/search/", search, name="topics_topic_search"),
+            path("messages/download/", download, name="topics_topic_message_download"),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        topic = self.get_object(request, object_id)
+        groups = (
+            GroupOffset.objects.filter(topic=topic.name)
+            .values("group_id", "group__group_id")
+            .annotate(partitions=Count("id"), lag=Sum("lag"))
+            .order_by("group__group_id")
+            if topic
+            else []
+        )
+        context = {"topic_groups": groups, "can_browse": request.user.has_perm("topics.browse_messages")}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **context})
 
     def sync_now_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
         try:
-            sync_cluster_task.delay()
-        except OperationalError as exc:
+            queued = queue_sync()
+        except (OperationalError, RedisError) as exc:
             self.message_user(request, f"Could not queue the sync (is the Celery broker up?): {exc}", messages.ERROR)
         else:
-            self.message_user(request, "Sync queued: the mirror refreshes within a few seconds; reload this page.")
+            if queued:
+                self.message_user(request, "Sync queued: the mirror refreshes within a few seconds; reload this page.")
+            else:
+                self.message_user(request, "A sync asked for is already queued or running; reload this page shortly.")
         return HttpResponseRedirect(reverse("admin:topics_topic_changelist"))
 
 
@@ -195,8 +227,35 @@ class ConsumerGroupAdmin(MirrorAdmin):
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        extra_context = {**(extra_context or {}), "can_reset_offsets": self.has_reset_offsets_permission(request)}
+        extra_context = {
+            **(extra_context or {}),
+            "can_reset_offsets": self.has_reset_offsets_permission(request),
+            **self.stuck_context(request, object_id),
+        }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def stuck_context(self, request: HttpRequest, object_id: str) -> dict[str, Any]:
+        """Where the group is stuck, read live; an unreachable cluster is a line on the page, not an error."""
+        group = self.get_object(request, object_id)
+        if group is None:
+            return {}
+        try:
+            state = stuck.where_stuck(group.group_id)
+        except kafka.KafkaClientError as exc:
+            return {"stuck_error": str(exc)}
+        names = {row.topic for row in state.partitions}
+        topic_pks = dict(Topic.objects.filter(name__in=names).values_list("name", "pk"))
+        now = timezone.now()
+        rows = [
+            {"row": row, "time_lag": row.time_lag(now), "topic_pk": topic_pks.get(row.topic)}
+            for row in state.partitions
+        ]
+        return {
+            "stuck_rows": rows,
+            "stuck_members": state.members,
+            "stuck_errors": state.errors,
+            "can_browse": request.user.has_perm("topics.browse_messages"),
+        }
 
 
 @admin.register(GroupOffset)
@@ -211,3 +270,19 @@ class GroupOffsetAdmin(MirrorAdmin):
 @admin.register(SyncRun)
 class SyncRunAdmin(MirrorAdmin):
     list_display = ("finished_at", "duration", "created", "updated", "vanished", "errors")
+
+
+@admin.register(BrowseLog)
+class BrowseLogAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Who browsed, searched or downloaded which messages: for superusers only."""
+
+    list_display = ("at", "username", "action", "topic", "partitions", "detail")
+    list_filter = ("action",)
+    search_fields = ("username", "topic")
+    show_full_result_count = False
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_active and request.user.is_superuser

@@ -154,3 +154,22 @@ class SyncRun(models.Model):
     def is_stale(self) -> bool:
         # Three missed 30 s beats: the job is not running, or the cluster is unreachable.
         return self.age > STALE_AFTER
+
+
+class BrowseLog(models.Model):
+    """Who looked at which messages: billing payloads carry account data (each browse, search or download)."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    user = models.ForeignKey("auth.User", null=True, on_delete=models.SET_NULL, related_name="+")
+    username = models.CharField(max_length=150)  # kept when the user is deleted
+    action = models.CharField(max_length=16)  # browse, search or download
+    topic = models.CharField(max_length=249)
+    partitions = models.CharField(max_length=255)
+    detail = models.TextField(blank=True, help_text="the range shown, or the search and how far it looked")
+
+    class Meta:
+        ordering = ["-at"]
+        permissions = [("browse_messages", "Can browse and search message keys, values and headers")]
+
+    def __str__(self) -> str:
+        return f"{self.username} {self.action} {self.topic} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -7,6 +7,7 @@ Every librdkafka failure leaves this package as a KafkaClientError that says
 which bootstrap servers were tried, what failed and what to check.
 """
 
+from opsportal.kafka.browse import BROWSE_GROUP_ID, WindowRead, browse_consumer, read_windows, topic_partitions
 from opsportal.kafka.clients import (
     AdminClient,
     ClusterSettings,
@@ -47,6 +48,7 @@ from opsportal.kafka.groups import (
 from opsportal.kafka.produce import Delivery, OutgoingRecord, PendingDeliveries, produce
 
 __all__ = [
+    "BROWSE_GROUP_ID",
     "OFFSET_BEGINNING",
     "OFFSET_END",
     "AdminClient",
@@ -69,9 +71,11 @@ __all__ = [
     "Record",
     "TopicConfigs",
     "TopicInfo",
+    "WindowRead",
     "admin_client",
     "alter_committed_offsets",
     "assign",
+    "browse_consumer",
     "cluster_settings",
     "commit_positions",
     "committed_offsets",
@@ -88,6 +92,8 @@ __all__ = [
     "list_topics",
     "poll",
     "produce",
+    "read_windows",
     "producer",
     "set_topic_configs",
+    "topic_partitions",
 ]

@@ -3,7 +3,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
+import redis
+from django.conf import settings
 from django.contrib.admin import site
+from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
@@ -11,7 +14,9 @@ from django.urls import reverse
 
 from opsportal import kafka
 from opsportal.celery import app as celery_app
+from tests.conftest import ensure_ops_groups
 from topics.models import ConsumerGroup, SyncRun, Topic
+from topics.tasks import QUEUED_LOCK, QUEUED_SECONDS, queue_sync, release_queued, sync_cluster_task
 
 from .conftest import topic_ready, wait_for
 
@@ -152,3 +157,49 @@ def test_sync_now_queues_the_sync_and_tells_the_user(admin_client, ready_topic, 
     assert "Sync queued" in response.content.decode()
     assert Topic.objects.filter(name=name).exists()
     assert admin_client.get(reverse("admin:topics_topic_sync_now")).status_code == 405
+
+
+@pytest.fixture
+def viewer_client(client, db):
+    ensure_ops_groups()
+    viewer = User.objects.create_user("mirror-viewer", password="x", is_staff=True)
+    viewer.groups.add(Group.objects.get(name="Ops viewer"))
+    client.force_login(viewer)
+    return client
+
+
+@pytest.fixture
+def queued_lock():
+    """The real Redis the portal queues on, with no sync asked for before and none left after."""
+    connection = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    connection.delete(QUEUED_LOCK)
+    yield connection
+    connection.delete(QUEUED_LOCK)
+
+
+def test_a_second_sync_now_is_refused_while_one_is_queued(viewer_client, queued_lock, monkeypatch):
+    queued: list[dict] = []
+    monkeypatch.setattr(sync_cluster_task, "delay", lambda **kwargs: queued.append(kwargs))
+
+    first = viewer_client.post(reverse("admin:topics_topic_sync_now"), follow=True).content.decode()
+    second = viewer_client.post(reverse("admin:topics_topic_sync_now"), follow=True).content.decode()
+
+    assert "Sync queued" in first
+    assert "already queued or running" in second
+    assert len(queued) == 1 and queued_lock.exists(QUEUED_LOCK)
+    assert 0 < queued_lock.ttl(QUEUED_LOCK) <= QUEUED_SECONDS
+
+
+def test_the_queued_sync_frees_the_next_request_when_it_ends(queued_lock, ready_topic):
+    ready_topic()
+    queued: list[dict] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sync_cluster_task, "delay", lambda **kwargs: queued.append(kwargs))
+        assert queue_sync() is True
+        assert queue_sync() is False
+
+    release_queued("a-token-of-someone-else")
+    assert queued_lock.exists(QUEUED_LOCK)
+    sync_cluster_task(**queued[0])
+
+    assert not queued_lock.exists(QUEUED_LOCK)

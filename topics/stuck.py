@@ -1,0 +1,77 @@
+"""Where is this group stuck: per partition the message at its committed offset, read live from Kafka.
+
+The message at the committed offset is the one the group will read next; its age is the time
+lag ops care about (how far behind in time), beside the lag in records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+
+from opsportal import kafka
+
+
+@dataclass(frozen=True)
+class StuckPartition:
+    topic: str
+    partition: int
+    committed: int
+    end: int | None
+    record: kafka.Record | None
+
+    @property
+    def lag(self) -> int | None:
+        return None if self.end is None else max(self.end - self.committed, 0)
+
+    def time_lag(self, now: datetime) -> timedelta | None:
+        """The age of the next message to read; None when caught up (or it has no timestamp)."""
+        if self.record is None or self.record.timestamp_ms is None:
+            return None
+        return max(now - datetime.fromtimestamp(self.record.timestamp_ms / 1000, tz=UTC), timedelta(0))
+
+
+@dataclass(frozen=True)
+class GroupState:
+    partitions: list[StuckPartition]
+    members: tuple[kafka.GroupMember, ...]
+    errors: list[str]
+
+
+def where_stuck(group_id: str) -> GroupState:
+    """Committed offsets, end offsets and the message at each committed offset. Raises KafkaClientError."""
+    committed, failures = kafka.committed_offsets([group_id])
+    errors = [str(error) for error in failures.values()]
+    positions = committed.get(group_id, {})
+    ends, end_failures = kafka.list_offsets(positions, "latest")
+    errors += [str(error) for error in end_failures.values()]
+    described, describe_failures = kafka.describe_groups([group_id])
+    errors += [str(error) for error in describe_failures.values()]
+    windows = {
+        position: (offset, offset + 1) for position, offset in positions.items() if offset < ends.get(position, 0)
+    }
+    records: dict[kafka.Position, list[kafka.Record]] = {}
+    if windows:
+        client = kafka.browse_consumer()
+        try:
+            read = kafka.read_windows(client, windows, settings.KAFKA_REQUEST_TIMEOUT)
+        finally:
+            client.close()
+        records = read.records
+        errors += [f"{t}[{p}]: the committed message did not arrive in time" for t, p in read.incomplete()]
+    rows = [
+        StuckPartition(topic, partition, offset, ends.get((topic, partition)), _at(records, (topic, partition), offset))
+        for (topic, partition), offset in sorted(positions.items())
+    ]
+    group = described.get(group_id)
+    return GroupState(rows, group.members if group else (), errors)
+
+
+def _at(
+    records: dict[kafka.Position, list[kafka.Record]], position: kafka.Position, offset: int
+) -> kafka.Record | None:
+    """The record at the committed offset, or the first after it when that one was compacted away."""
+    found = [record for record in records.get(position, []) if record.offset >= offset]
+    return found[0] if found else None
