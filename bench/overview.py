@@ -1,7 +1,7 @@
 """Benchmark the overview page and /metrics (issue 19): not a test, run by hand on PostgreSQL.
 
     DATABASE_URL=postgres://... .venv/bin/python bench/overview.py [--dead-letters 1000000]
-        [--groups 200] [--topics 10] [--days 30] [--raw-hours 48] [--loads 15]
+        [--groups 200] [--topics 10] [--days 30] [--raw-hours 48] [--loads 15] [--untallied 3000] [--reuse]
 
 Fills a throwaway database (<name>_bench_overview on the same server, dropped and created anew)
 with dead letters spread over 30 days, a mirror of `groups` consumer groups over `topics` topics,
@@ -9,6 +9,11 @@ and lag history (raw points every 30 s for raw-hours, hourly points for the rest
 by INSERT ... SELECT generate_series. Then times, in process through django.test.Client (server
 time, median of several loads), the overview (/admin/), /metrics and the plain dead-letter list,
 and reports the lag history's storage, measured and extrapolated to 200 groups × 10 topics × 30 days.
+
+The dead-letter tallies (overview/tally.py) are caught up once after the fill, as the
+every-minute task would, then `untallied` more dead letters are drained "since the last run"
+(timestamps in the last hour), so every figure also counts a live part. --reuse keeps the
+database of the previous run (no fill: the fill takes minutes) and only times the pages.
 """
 
 from __future__ import annotations
@@ -57,10 +62,11 @@ def timed(label: str, sql: str, params: dict | None = None) -> None:
     print(f"  {label}: {time.monotonic() - started:.1f} s", flush=True)
 
 
-def fill_dead_letters(count: int, days: int) -> None:
-    """Records with 20 fingerprints (skewed), 8 original topics, ~600-byte values, their Reviews."""
+def fill_dead_letters(count: int, days: float, first: int = 1, label: str = "dead letters") -> None:
+    """Records with 20 fingerprints (skewed), 8 original topics, ~600-byte values, their Reviews;
+    numbered from `first` (their offsets follow), timestamps spread over `days` back from now."""
     timed(
-        f"{count:,} dead letters",
+        f"{count:,} {label}",
         f"""
         INSERT INTO deadletter_deadletterrecord (
             dlq_topic, partition, "offset", timestamp, key, value, key_size, value_size, key_text, headers,
@@ -68,16 +74,17 @@ def fill_dead_letters(count: int, days: int) -> None:
             consumer_group, error_type, error_message, stack_trace, retry_count, failed_at, decode_error,
             fingerprint, fingerprint_text, event_id, event_type, account_id, correlation_id, saga_id,
             amount, currency, notes, drained_at, failed_again)
-        SELECT 'billing.dead-letter', i %% 6, i / 6, now() - (i::float / %(count)s) * interval '{days} days',
+        SELECT 'billing.dead-letter', i %% 6, i / 6,
+            now() - ((i - %(first)s)::float / %(count)s) * interval '{days} days',
             convert_to('acct-' || (i %% 50000), 'UTF8'), convert_to(repeat('x', 600), 'UTF8'), 10, 600,
             'acct-' || (i %% 50000), '[]', 'billing', 'billing.topic-' || (i %% 8), i %% 12, i, 0,
             'billing-ledger', 'Error' || (i %% 20), 'balance below amount', '', 3, now(), '',
             'fp' || lpad((floor(20 * power(random(), 3)))::int::text, 2, '0'), 'balance below amount',
             md5(i::text), 'TransactionCompleted', 'acct-' || (i %% 50000), '', '', '100.00', 'USD', '',
             now(), false
-        FROM generate_series(1, %(count)s) AS i
+        FROM generate_series(%(first)s, %(first)s + %(count)s - 1) AS i
         """,
-        {"count": count},
+        {"count": count, "first": first},
     )
     timed(
         "their reviews",
@@ -85,7 +92,7 @@ def fill_dead_letters(count: int, days: int) -> None:
         INSERT INTO deadletter_review (record_id, status, timestamp)
         SELECT id, CASE WHEN id %% 10 < 6 THEN 'new' WHEN id %% 10 < 7 THEN 'in_review'
                         WHEN id %% 10 < 9 THEN 'republished' ELSE 'discarded' END, timestamp
-        FROM deadletter_deadletterrecord
+        FROM deadletter_deadletterrecord r WHERE NOT EXISTS (SELECT FROM deadletter_review v WHERE v.record_id = r.id)
         """,
     )
 
@@ -148,6 +155,16 @@ def fill_lag_history(groups: int, topics: int, days: int, raw_hours: int) -> Non
     timed("VACUUM ANALYZE", "VACUUM ANALYZE")
 
 
+def catch_up(label: str) -> None:
+    try:
+        from overview import tally
+    except ImportError:  # the code before the tallies
+        return
+    started = time.monotonic()
+    tally.catch_up()
+    print(f"  {label}: {time.monotonic() - started:.1f} s", flush=True)
+
+
 def storage(groups: int, topics: int, days: int, raw_hours: int) -> tuple[float, float]:
     """(measured MB, MB extrapolated to 200 groups × 10 topics, 48 h raw, 30 days hourly)."""
     from django.db import connection
@@ -183,9 +200,12 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--raw-hours", type=int, default=48)
     parser.add_argument("--loads", type=int, default=15)
+    parser.add_argument("--untallied", type=int, default=3000, help="dead letters drained after the last catch-up")
+    parser.add_argument("--reuse", action="store_true", help="time the pages on the previous run's database")
     args = parser.parse_args()
 
-    recreate_database()
+    if not args.reuse:
+        recreate_database()
     import django
 
     django.setup()
@@ -194,13 +214,23 @@ def main() -> None:
     from django.test import Client
 
     call_command("migrate", verbosity=0)
-    print(f"Filling {BENCH_NAME}:", flush=True)
-    fill_dead_letters(args.dead_letters, args.days)
-    fill_mirror(args.groups, args.topics)
-    fill_lag_history(args.groups, args.topics, args.days, args.raw_hours)
+    if not args.reuse:
+        print(f"Filling {BENCH_NAME}:", flush=True)
+        fill_dead_letters(args.dead_letters, args.days)
+        fill_mirror(args.groups, args.topics)
+        fill_lag_history(args.groups, args.topics, args.days, args.raw_hours)
+        catch_up("tally catch-up (the every-minute task's first run)")
+        fill_dead_letters(args.untallied, 0.04, first=args.dead_letters + 1, label="dead letters not tallied yet")
+        timed("VACUUM ANALYZE", "VACUUM ANALYZE")
+    else:
+        args.untallied = 0
+        catch_up("tally catch-up")
     measured_mb, target_mb = storage(args.groups, args.topics, args.days, args.raw_hours)
 
-    user = get_user_model().objects.create_superuser("bench", password="bench-password-1")
+    User = get_user_model()
+    user = User.objects.filter(username="bench").first() or User.objects.create_superuser(
+        "bench", password="bench-password-1"
+    )
     client = Client()
     client.force_login(user)
     figures = {
@@ -208,7 +238,8 @@ def main() -> None:
         "metrics": median_ms(client, "/metrics", args.loads),
         "dead-letter list": median_ms(client, "/admin/deadletter/deadletterrecord/", args.loads),
     }
-    print(f"\n{args.dead_letters:,} dead letters, {args.groups} groups × {args.topics} topics, "
+    print(f"\n{args.dead_letters:,} dead letters (+{args.untallied:,} untallied), "
+          f"{args.groups} groups × {args.topics} topics, "
           f"{args.days} days of lag history ({args.raw_hours} h raw):")  # fmt: skip
     base = figures["dead-letter list"]
     for name, ms in figures.items():

@@ -3,23 +3,23 @@ plus the filter that list understands), so a figure and its list always count th
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import Count, Max, Min, Q, Sum
-from django.db.models.functions import TruncHour
+from django.db.models import Count, Max, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
-from deadletter.models import TRIAGE_STATUSES, DeadLetterRecord, Review, Status
+from deadletter.models import Status
 from offsets.models import OffsetReset
 from republish.models import ReplayJob
 from topics.models import Broker, ConsumerGroup, GroupOffset, SyncRun, Topic
 
-from . import lag
+from . import lag, tally
 from .models import LagSeries
 
 TOP_GROUPS = 10
@@ -55,12 +55,13 @@ def changelist(name: str, **params: Any) -> str:
 def build(now: datetime | None = None) -> Overview:
     now = now or timezone.now()
     overview = Overview()
+    per_hour = tally.hourly(inflow_start(now))  # the chart's hours and those of the 1 h / 24 h figures
     overview.cluster = cluster()
-    overview.dead_letters = dead_letters(now)
+    overview.dead_letters = dead_letters(now, per_hour)
     overview.work = work()
     overview.groups = groups()
     overview.charts = {
-        "inflow": inflow(now),
+        "inflow": inflow(now, per_hour),
         "sparklines": {row["group_id"]: row["sparkline"] for row in overview.groups},
     }
     return overview
@@ -110,15 +111,14 @@ def cluster() -> list[Figure]:
     ]
 
 
-def dead_letters(now: datetime) -> list[Figure]:
-    records = DeadLetterRecord.objects.order_by()
-    hour = records.filter(timestamp__gte=now - timedelta(hours=1)).count()
-    day = records.filter(timestamp__gte=now - timedelta(hours=24)).count()
+def dead_letters(now: datetime, per_hour: Counter[tuple[datetime, str]] | None = None) -> list[Figure]:
+    if per_hour is None:
+        per_hour = tally.hourly(inflow_start(now))
+    hour = tally.count_since(now - timedelta(hours=1), per_hour)
+    day = tally.count_since(now - timedelta(hours=24), per_hour)
     since = {"hour": (now - timedelta(hours=1)).isoformat(), "day": (now - timedelta(hours=24)).isoformat()}
-    triage = dict(
-        Review.objects.filter(status__in=TRIAGE_STATUSES).order_by().values_list("status").annotate(n=Count("pk"))
-    )
-    oldest = Review.objects.filter(status__in=TRIAGE_STATUSES).aggregate(t=Min("timestamp"))["t"]
+    triage = tally.triage_counts()
+    oldest = tally.oldest_unreviewed()
     drain = GroupOffset.objects.filter(
         group__group_id=settings.DEAD_LETTER_DRAIN_GROUP_ID, topic=settings.DEAD_LETTER_TOPIC
     ).aggregate(lag=Sum("lag"), committed=Sum("committed_offset"), end=Sum("end_offset"))
@@ -196,11 +196,12 @@ def work() -> list[Figure]:
 
 
 def groups() -> list[dict[str, Any]]:
-    top = list(
-        ConsumerGroup.objects.filter(vanished_at__isnull=True, total_lag__gt=0)
+    top: list[dict[str, Any]] = [
+        dict(row)
+        for row in ConsumerGroup.objects.filter(vanished_at__isnull=True, total_lag__gt=0)
         .order_by("-total_lag", "group_id")
         .values("pk", "group_id", "state", "total_lag")[:TOP_GROUPS]
-    )
+    ]
     ids = [row["group_id"] for row in top]
     time_lags = dict(
         LagSeries.objects.filter(group_id__in=ids).values_list("group_id").annotate(t=Max("time_lag")).order_by()
@@ -213,21 +214,24 @@ def groups() -> list[dict[str, Any]]:
     return top
 
 
-def inflow(now: datetime) -> dict[str, Any]:
-    """Dead letters per hour over INFLOW_DAYS, stacked by the commonest fingerprints of that time."""
-    start = (now - timedelta(days=INFLOW_DAYS)).replace(minute=0, second=0, microsecond=0)
-    recent = DeadLetterRecord.objects.order_by().filter(timestamp__gte=start)
-    top = [
-        fp
-        for fp, _ in recent.values_list("fingerprint")
-        .annotate(n=Count("pk"))
-        .order_by("-n", "fingerprint")[:CHART_FINGERPRINTS]
-    ]
+def inflow_start(now: datetime) -> datetime:
+    return (now - timedelta(days=INFLOW_DAYS)).replace(minute=0, second=0, microsecond=0)
+
+
+def inflow(now: datetime, per_hour: Counter[tuple[datetime, str]] | None = None) -> dict[str, Any]:
+    """Dead letters per hour over INFLOW_DAYS, stacked by the commonest fingerprints of that time
+    (from the running tally, overview/tally.py: per_hour is tally.hourly(inflow_start(now)))."""
+    start = inflow_start(now)
+    if per_hour is None:
+        per_hour = tally.hourly(start)
     hours = [start + timedelta(hours=i) for i in range(INFLOW_DAYS * 24 + 1)]
     index = {hour: i for i, hour in enumerate(hours)}
+    shown: Counter[str] = Counter()
+    for (_, fingerprint), n in per_hour.items():
+        shown[fingerprint] += n
+    top = [fp for fp, _ in sorted(shown.items(), key=lambda item: (-item[1], item[0]))[:CHART_FINGERPRINTS]]
     series = {fp: [0] * len(hours) for fp in [*top, "other"]}
-    per_hour = recent.annotate(hour=TruncHour("timestamp")).values_list("hour", "fingerprint").annotate(n=Count("pk"))
-    for hour, fingerprint, n in per_hour:
+    for (hour, fingerprint), n in per_hour.items():
         if hour in index:
             series[fingerprint if fingerprint in series and fingerprint != "other" else "other"][index[hour]] += n
     return {

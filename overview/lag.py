@@ -78,7 +78,7 @@ def _update_time_lags(now: datetime) -> None:
     )
     changed = []
     for series in sampled.only("pk", "caught_up_at", "time_lag"):
-        seconds = max((now - series.caught_up_at).total_seconds(), 0.0)
+        seconds = max((now - (series.caught_up_at or now)).total_seconds(), 0.0)
         if seconds != series.time_lag:
             series.time_lag = seconds
             changed.append(series)

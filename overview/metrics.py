@@ -4,19 +4,21 @@ exported as counters, current states as gauges."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Max, Min, Sum
+from django.db.models import Count, Max, Sum
 from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from deadletter.models import TRIAGE_STATUSES, DeadLetterRecord, Review, Status
 from offsets.models import OffsetReset
 from republish.models import Replay, ReplayJob
 from topics.models import Broker, GroupOffset, SyncRun, Topic
 
+from . import tally
 from .models import LagSeries
 
 
@@ -44,13 +46,15 @@ class PortalCollector(Collector):
 
 
 def dead_letters() -> Iterator[Metric]:
-    by_status = _counts(Review.objects.all(), "status")
-    by_status = {status: by_status.get(status, 0) for status in Status.values}
+    by_status = tally.status_counts()
     yield labelled(GaugeMetricFamily, "opsportal_dead_letters", "Dead letters by status.", "status", by_status)
+    counts = tally.totals()  # per (original topic, fingerprint): the running tally, exact
     yield CounterMetricFamily(
-        "opsportal_dead_letters_drained", "Dead letters drained into the database.", value=sum(by_status.values())
+        "opsportal_dead_letters_drained", "Dead letters drained into the database.", value=sum(counts.values())
     )
-    by_topic = _counts(DeadLetterRecord.objects.all(), "original_topic")
+    by_topic: Counter[str] = Counter()
+    for (topic, _), n in counts.items():
+        by_topic[topic] += n
     yield labelled(
         GaugeMetricFamily, "opsportal_dead_letters_by_topic", "Dead letters by original topic.", "topic", by_topic
     )
@@ -59,9 +63,9 @@ def dead_letters() -> Iterator[Metric]:
         "opsportal_dead_letters_by_fingerprint",
         f"Dead letters of the {settings.METRICS_TOP_FINGERPRINTS} commonest error fingerprints; the rest as other.",
         "fingerprint",
-        top_fingerprints(sum(by_status.values())),
+        top_fingerprints(counts),
     )
-    oldest = Review.objects.filter(status__in=TRIAGE_STATUSES).aggregate(t=Min("timestamp"))["t"]
+    oldest = tally.oldest_unreviewed()
     age = (timezone.now() - oldest).total_seconds() if oldest else 0.0
     yield gauge("opsportal_dead_letters_unreviewed_oldest_age_seconds", "Age of the oldest new or in-review one.", age)
     drain = GroupOffset.objects.filter(
@@ -72,16 +76,14 @@ def dead_letters() -> Iterator[Metric]:
     yield gauge("opsportal_dead_letter_topic_end_offset", "The dead-letter topic's end offsets, summed.", drain["end"])
 
 
-def top_fingerprints(total: int) -> dict[str, int]:
-    limit = settings.METRICS_TOP_FINGERPRINTS
-    counts = (
-        DeadLetterRecord.objects.order_by()
-        .values_list("fingerprint")
-        .annotate(n=Count("pk"))
-        .order_by("-n", "fingerprint")
-    )
-    top = {fingerprint or "none": n for fingerprint, n in counts[:limit]}
-    top["other"] = total - sum(top.values())
+def top_fingerprints(counts: Counter[tuple[str, str]]) -> dict[str, int]:
+    """The METRICS_TOP_FINGERPRINTS commonest fingerprints of `counts` (tally.totals()), the rest as other."""
+    by_fingerprint: Counter[str] = Counter()
+    for (_, fingerprint), n in counts.items():
+        by_fingerprint[fingerprint] += n
+    ranked = sorted(by_fingerprint.items(), key=lambda item: (-item[1], item[0]))
+    top = {fingerprint or "none": n for fingerprint, n in ranked[: settings.METRICS_TOP_FINGERPRINTS]}
+    top["other"] = sum(by_fingerprint.values()) - sum(top.values())
     return top
 
 
@@ -119,7 +121,7 @@ def mirror() -> Iterator[Metric]:
         "When the mirror last synced.",
         run.finished_at.timestamp() if run else None,
     )  # noqa: E501
-    brokers = _counts(Broker.objects.all(), "is_up")
+    brokers: dict[Any, int] = _counts(Broker.objects.all(), "is_up")
     yield labelled(
         GaugeMetricFamily,
         "opsportal_brokers",

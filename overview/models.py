@@ -68,9 +68,7 @@ class DeadLetterTotal(models.Model):
     count = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["original_topic", "fingerprint"], name="deadlettertotal_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["original_topic", "fingerprint"], name="deadlettertotal_unique")]
 
     def __str__(self) -> str:
         return f"{self.original_topic} / {self.fingerprint}: {self.count}"
@@ -90,3 +88,25 @@ class DeadLetterHourly(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H:00} / {self.fingerprint}: {self.count}"
+
+
+class StatusTotal(models.Model):
+    """Dead letters per review status as of the last catch-up; plus the StatusDelta rows since."""
+
+    status = models.CharField(max_length=16, unique=True)
+    count = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.status}: {self.count}"
+
+
+class StatusDelta(models.Model):
+    """Written by a PostgreSQL trigger on deadletter_review, in the transaction of each statement
+    that inserts, deletes or changes the status of Reviews (overview/tally.py); append-only, so
+    concurrent writers never wait on one another; folded into StatusTotal by the catch-up."""
+
+    status = models.CharField(max_length=16)
+    delta = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.status}: {self.delta:+d}"
