@@ -288,5 +288,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "INFO"},
     # librdkafka logs each refused connection; KafkaClientError already says it once.
-    "loggers": {"librdkafka": {"level": env.str("LIBRDKAFKA_LOG_LEVEL", default="CRITICAL")}},
+    "loggers": {
+        "librdkafka": {"level": env.str("LIBRDKAFKA_LOG_LEVEL", default="CRITICAL")},
+        # django-axes logs every sign-in at INFO; lockouts (WARNING) are what an operator needs.
+        "axes": {"level": "WARNING"},
+    },
 }
