@@ -7,7 +7,8 @@ status and the notes.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
 
 from django import forms
 from django.contrib import admin
@@ -15,9 +16,9 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection, transaction
 from django.db.models import Count, F, Max, Min, QuerySet
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
@@ -79,10 +80,10 @@ def values_filter(field: str, title: str) -> type[admin.SimpleListFilter]:
     class ValuesFilter(admin.SimpleListFilter):
         parameter_name = field
 
-        def lookups(self, request, model_admin):
+        def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
             return [(value, value or "(none)") for value in distinct_values(field)]
 
-        def queryset(self, request, queryset):
+        def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
             value = self.value()
             return queryset if value is None else queryset.filter(**{field: value})
 
@@ -96,10 +97,10 @@ class StatusFilter(admin.SimpleListFilter):
     title = "status"
     parameter_name = "status"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
         return Status.choices
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
         return queryset if value is None else queryset.filter(review__status=value)
 
@@ -110,7 +111,7 @@ class ReviewForm(forms.ModelForm):
 
     status = forms.ChoiceField(choices=[(s.value, s.label) for s in TRIAGE_STATUSES])
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk is not None and "status" in self.fields:
             self.initial.setdefault("status", self.instance.status)
@@ -129,7 +130,7 @@ class RangeDatesQuerySet(QuerySet):
     only on one table, and the status filter joins the Review table (an aggregate over the
     join reads every matching row)."""
 
-    def aggregate(self, *args, **kwargs):
+    def aggregate(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """MIN and MAX of plain columns (what the date hierarchy asks for) as a LIMIT 1 query each."""
         query = self.query
         plain = not (query.is_sliced or query.combinator or query.distinct_fields)
@@ -137,24 +138,26 @@ class RangeDatesQuerySet(QuerySet):
             return super().aggregate(*args, **kwargs)
         return {name: self._bound(a.source_expressions[0].name, isinstance(a, Max)) for name, a in kwargs.items()}
 
-    def _bound(self, field_name: str, last: bool):
+    def _bound(self, field_name: str, last: bool) -> Any:  # the column's value, of the column's type
         times = self.filter(**{f"{field_name}__isnull": False}).values_list(field_name, flat=True)
         return times.order_by(f"-{field_name}" if last else field_name).first()
 
-    def datetimes(self, field_name, kind, order="ASC", tzinfo=None):
+    def datetimes(  # type: ignore[override]  # a list of periods, not a QuerySet: the date hierarchy only iterates it
+        self, field_name: str, kind: str, order: str = "ASC", tzinfo: tzinfo | None = None
+    ) -> list[datetime]:
         first, last = self._bound(field_name, last=False), self._bound(field_name, last=True)
         if first is None:
             return []
         current = _truncate(timezone.localtime(first), kind)
         last = _truncate(timezone.localtime(last), kind)
-        periods = []
+        periods: list[datetime] = []
         while current <= last:
             periods.append(current)
             current = _next_period(current, kind)
         return periods
 
 
-def _is_plain_bound(aggregate) -> bool:
+def _is_plain_bound(aggregate: Any) -> bool:
     """MIN or MAX of one column of this table, with no filter and no default."""
     source = aggregate.source_expressions[0] if isinstance(aggregate, Min | Max) else None
     simple = isinstance(source, F) and "__" not in source.name
@@ -298,7 +301,7 @@ class DeadLetterRecordAdmin(admin.ModelAdmin):
         ("Republish", {"fields": ("replay_id", "returned_replay_id", "failed_again")}),
     )
 
-    def changelist_view(self, request: HttpRequest, extra_context=None):
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         # Lists linked or bookmarked before the status moved to Review filtered by ?status__exact=.
         if "status__exact" in request.GET:
             query = request.GET.copy()
@@ -321,7 +324,9 @@ class DeadLetterRecordAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: DeadLetterRecord | None = None) -> bool:
         return False  # the drain committed its offset: a deleted row would never come back
 
-    def save_model(self, request: HttpRequest, obj: DeadLetterRecord, form, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: DeadLetterRecord, form: forms.ModelForm[DeadLetterRecord], change: bool
+    ) -> None:
         """Save only the triage fields, and only while the row is still in triage.
 
         A full save would write back what was read when the form was loaded, and a
@@ -339,7 +344,7 @@ class DeadLetterRecordAdmin(admin.ModelAdmin):
             if changed:
                 DeadLetterRecord.objects.filter(pk=obj.pk).update(**changed)
 
-    def get_readonly_fields(self, request: HttpRequest, obj: DeadLetterRecord | None = None):
+    def get_readonly_fields(self, request: HttpRequest, obj: DeadLetterRecord | None = None) -> tuple[str, ...]:
         fields = tuple(self.readonly_fields)
         if obj is not None and obj.status not in TRIAGE_STATUSES:
             fields += ("status",)  # republish and discard own these states, not triage
@@ -347,7 +352,8 @@ class DeadLetterRecordAdmin(admin.ModelAdmin):
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
         # The summary page links to the list filtered by fingerprint.
-        return lookup == "fingerprint" or super().lookup_allowed(lookup, value, request)
+        # Django 5.2 still accepts request=None; django-stubs types the later, required argument.
+        return lookup == "fingerprint" or super().lookup_allowed(lookup, value, request)  # type: ignore[arg-type]
 
     # --- list columns ---
 
@@ -401,7 +407,7 @@ class DeadLetterRecordAdmin(admin.ModelAdmin):
 
     # --- summary page ---
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         summary = path("summary/", self.admin_site.admin_view(self.summary_view), name="deadletter_summary")
         return [summary, *super().get_urls()]
 

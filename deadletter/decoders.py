@@ -389,7 +389,7 @@ def _steps(family: Family, names: _Names) -> tuple[_Step, ...]:
 def _plan(names: tuple[str, ...]) -> _Plan:
     indexed = _Names(names)
     family = choose_family(indexed)
-    fallback = ()
+    fallback: tuple[_Step, ...] = ()
     if family is SPRING_RETRY_FAMILY and "kafka_dlt-original-topic" in indexed:
         fallback = _steps(SPRING_KAFKA_FAMILY, indexed)
     cause = None

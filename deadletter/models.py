@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, models, transaction
@@ -42,10 +43,12 @@ def _by_time(name: str, *fields: str) -> models.Index:
 
 
 class DeadLetterRecordQuerySet(models.QuerySet):
-    def bulk_create(self, objs, *args, **kwargs):
+    # Any, not DeadLetterRecord: the django-stubs plugin leaves QuerySet.bulk_create's _Model
+    # unbound in a subclass, so the precise types fail to check against it.
+    def bulk_create(self, objs: Iterable[Any], *args: Any, **kwargs: Any) -> list[Any]:
         """Each new record with its Review (status new), as the drain writes them."""
         with transaction.atomic(using=self.db):
-            created = super().bulk_create(objs, *args, **kwargs)
+            created: list[Any] = super().bulk_create(objs, *args, **kwargs)
             ids = [obj.pk for obj in created if obj.pk is not None]
             for start in range(0, len(ids), 500):  # SQLite's limit on parameters
                 Review.create_missing(self.filter(pk__in=ids[start : start + 500]))
@@ -56,7 +59,7 @@ class DeadLetterRecordQuerySet(models.QuerySet):
         return created
 
 
-def _positions(records) -> Iterator[Q]:
+def _positions(records: Iterable[DeadLetterRecord]) -> Iterator[Q]:
     """The records' positions, a partition and at most 500 offsets at a time (SQLite's limits)."""
     offsets: dict[tuple[str, int], list[int]] = {}
     for record in records:
@@ -143,7 +146,7 @@ class DeadLetterRecord(models.Model):
     def __str__(self) -> str:
         return f"{self.dlq_topic}[{self.partition}]@{self.offset}"
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         """A new record is saved with its Review (status new)."""
         adding = self._state.adding
         with transaction.atomic():
@@ -189,9 +192,17 @@ class Review(models.Model):
         so no row passes through Python (the drain calls this for every batch it COPYs)."""
         missing = records.filter(review__isnull=True).order_by().values_list("pk", "timestamp")
         select, params = missing.query.get_compiler(connection=connection).as_sql()
-        columns = ", ".join(cls._meta.get_field(name).column for name in ("record", "timestamp", "status"))
+        columns = ", ".join(_column(cls, name) for name in ("record", "timestamp", "status"))
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {cls._meta.db_table} ({columns}) SELECT m.*, %s FROM ({select}) AS m",
                 [Status.NEW.value, *params],  # in the order the placeholders come
             )
+
+
+def _column(model: type[models.Model], name: str) -> str:
+    """A concrete field's column name (a reverse relation has none)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field) or field.column is None:
+        raise TypeError(f"{model.__name__}.{name} has no column")
+    return field.column

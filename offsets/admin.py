@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.auth.models import User
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -19,6 +18,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from opsportal.admin_mixins import operator
 from opsportal.kafka import KafkaClientError
 
 from . import reset, service
@@ -213,13 +213,6 @@ class OffsetResetAdmin(admin.ModelAdmin):
             **context,
         }
         return TemplateResponse(request, f"admin/offsets/offsetreset/{template}", context)
-
-
-def operator(request: HttpRequest) -> User:
-    """The signed-in operator; admin views let no anonymous user this far."""
-    if not isinstance(request.user, User):
-        raise PermissionDenied
-    return request.user
 
 
 def _dash(value: object) -> str:

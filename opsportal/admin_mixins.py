@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
@@ -39,3 +40,10 @@ class ForbiddenActionMixin(_ModelAdmin):
             if name in known and name not in self.get_actions(request):
                 raise PermissionDenied
         return super().changelist_view(request, extra_context)
+
+
+def operator(request: HttpRequest) -> User:
+    """The signed-in operator; admin views let no anonymous user this far."""
+    if not isinstance(request.user, User):
+        raise PermissionDenied
+    return request.user

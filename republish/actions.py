@@ -10,31 +10,34 @@ entry (republish.AuditEntry) beside Django's LogEntry.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
+from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import ngettext
 
 from deadletter.models import DeadLetterRecord
-from opsportal.admin_mixins import ForbiddenActionMixin
+from opsportal.admin_mixins import ForbiddenActionMixin, operator
 from opsportal.kafka import KafkaClientError
 
 from . import discard as discarding
 from . import edits, jobs, safety
 from .forms import BulkRepublishForm, DiscardForm, EditForm, TargetForm
 from .headers import business_headers
-from .models import Replay
+from .models import Replay, ReplayJob
 from .outbox import REPUBLISHABLE
-from .publish import RepublishRefused, republish
+from .publish import Edit, Outcome, RepublishRefused, republish
 from .reconcile import reconcile
 
 SAFETY_PREVIEW = 1000  # records checked for replay safety on a bulk confirmation page
@@ -52,11 +55,11 @@ def require(request: HttpRequest, action: str) -> None:
         raise PermissionDenied
 
 
-def targets_of(records, target_topic: str) -> Counter:
+def targets_of(records: Iterable[DeadLetterRecord], target_topic: str) -> Counter[str]:
     return Counter(target_topic or record.original_topic or "(no original topic)" for record in records)
 
 
-def queue_job(job) -> None:
+def queue_job(job: ReplayJob) -> None:
     from .tasks import run_replay_job
 
     if job.state == job.State.QUEUED:
@@ -67,13 +70,13 @@ SELECTION_SALT = "republish.bulk.selection"
 SELECTION_MAX_AGE = 15 * 60
 
 
-def selection_of(queryset) -> list[int]:
+def selection_of(queryset: QuerySet[DeadLetterRecord]) -> list[int]:
     """What the confirmation page showed: how many rows, up to which id (new rows have higher ids)."""
     summary = queryset.order_by().aggregate(count=Count("pk"), last=Max("pk"))
     return [summary["count"], summary["last"]]
 
 
-def selection_unchanged(request: HttpRequest, queryset) -> bool:
+def selection_unchanged(request: HttpRequest, queryset: QuerySet[DeadLetterRecord]) -> bool:
     try:
         shown = signing.loads(request.POST.get("selection", ""), salt=SELECTION_SALT, max_age=SELECTION_MAX_AGE)
     except signing.BadSignature:
@@ -93,7 +96,7 @@ class RepublishAdminMixin(ForbiddenActionMixin):
     def has_discard_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(PERMISSIONS["discard"])
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         name = f"{self.opts.app_label}_{self.opts.model_name}"
         view = self.admin_site.admin_view
         return [
@@ -104,20 +107,25 @@ class RepublishAdminMixin(ForbiddenActionMixin):
             *super().get_urls(),
         ]
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         user = request.user
         extra_context = {
             **(extra_context or {}),
             "can_republish": user.has_perm(PERMISSIONS["republish"]),
             "can_edit_republish": user.has_perm(PERMISSIONS["edit_republish"]),
             "can_discard": user.has_perm(PERMISSIONS["discard"]),
-            "replays": Replay.objects.filter(record_id=object_id).select_related("requested_by")[:20],
+            # Django converts the URL's text id as it filters; django-stubs accepts only an int here.
+            "replays": Replay.objects.filter(record_id=object_id).select_related("requested_by")[:20],  # type: ignore[misc]
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
     # --- shared pieces ---------------------------------------------------------------
 
-    def _page(self, request: HttpRequest, template: str, record=None, **context) -> TemplateResponse:
+    def _page(
+        self, request: HttpRequest, template: str, record: DeadLetterRecord | None = None, **context: Any
+    ) -> TemplateResponse:
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -132,10 +140,12 @@ class RepublishAdminMixin(ForbiddenActionMixin):
             reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[record.pk])
         )
 
-    def _report(self, request: HttpRequest, outcome, records) -> None:
+    def _report(self, request: HttpRequest, outcome: Outcome, records: QuerySet[DeadLetterRecord]) -> None:
         level = messages.SUCCESS if not (outcome.failed or outcome.uncertain) else messages.ERROR
         self.message_user(request, outcome.summary(), level)
-        LogEntry.objects.log_actions(request.user.pk, records, CHANGE, change_message=f"Republish: {outcome.summary()}")
+        LogEntry.objects.log_actions(
+            operator(request).pk, records, CHANGE, change_message=f"Republish: {outcome.summary()}"
+        )
 
     # --- one record --------------------------------------------------------------------
 
@@ -147,7 +157,15 @@ class RepublishAdminMixin(ForbiddenActionMixin):
             return self._republish_one(request, record, form.cleaned_data["target_topic"], edit=None)
         return self._confirm_one(request, record, form, "confirm_republish.html", "Republish this dead letter?")
 
-    def _confirm_one(self, request, record, form, template: str, title: str, **context) -> TemplateResponse:
+    def _confirm_one(
+        self,
+        request: HttpRequest,
+        record: DeadLetterRecord,
+        form: TargetForm,
+        template: str,
+        title: str,
+        **context: Any,
+    ) -> TemplateResponse:
         target = form.cleaned_data.get("target_topic", "") if form.is_bound and form.is_valid() else ""
         checks = safety.check([record]).by_record[record.pk]
         return self._page(
@@ -162,11 +180,13 @@ class RepublishAdminMixin(ForbiddenActionMixin):
             **context,
         )
 
-    def _republish_one(self, request, record, target_topic: str, edit) -> HttpResponse:
+    def _republish_one(
+        self, request: HttpRequest, record: DeadLetterRecord, target_topic: str, edit: Edit | None
+    ) -> HttpResponse:
         target = target_topic or record.original_topic
         if jobs.needs_approval({target}):
             job = jobs.create_job(
-                [record.pk], user=request.user, target_topic=target_topic, edit=edit, awaiting_approval=True
+                [record.pk], user=operator(request), target_topic=target_topic, edit=edit, awaiting_approval=True
             )
             self.message_user(
                 request,
@@ -175,7 +195,7 @@ class RepublishAdminMixin(ForbiddenActionMixin):
             )
             return self._back(record)
         try:
-            outcome = republish([record], user=request.user, target_topic=target_topic or None, edit=edit)
+            outcome = republish([record], user=operator(request), target_topic=target_topic or None, edit=edit)
         except (RepublishRefused, KafkaClientError) as exc:
             self.message_user(request, f"Nothing was republished: {exc}", messages.ERROR)
             return self._back(record)
@@ -219,7 +239,7 @@ class RepublishAdminMixin(ForbiddenActionMixin):
         record = get_object_or_404(DeadLetterRecord, pk=pk)
         form = DiscardForm(request.POST or None)
         if request.method == "POST" and request.POST.get("post") and form.is_valid():
-            count = discarding.discard([record.pk], user=request.user, reason=form.cleaned_data["reason"])
+            count = discarding.discard([record.pk], user=operator(request), reason=form.cleaned_data["reason"])
             self.message_user(
                 request,
                 "Discarded; nothing was deleted from Kafka."
@@ -243,7 +263,7 @@ class RepublishAdminMixin(ForbiddenActionMixin):
             return self._back(record)
         if request.method == "POST" and request.POST.get("post"):
             try:
-                self.message_user(request, reconcile(replay, user=request.user), messages.SUCCESS)
+                self.message_user(request, reconcile(replay, user=operator(request)), messages.SUCCESS)
                 self.log_change(request, record, f"Reconciled replay {replay.replay_id}")
             except (RepublishRefused, KafkaClientError) as exc:
                 self.message_user(request, f"Not settled: {exc}", messages.ERROR)
@@ -253,7 +273,7 @@ class RepublishAdminMixin(ForbiddenActionMixin):
     # --- bulk actions ---------------------------------------------------------------------
 
     @admin.action(description="Republish selected dead letters…", permissions=["bulk_republish"])
-    def republish_selected(self, request: HttpRequest, queryset):
+    def republish_selected(self, request: HttpRequest, queryset: QuerySet[DeadLetterRecord]) -> TemplateResponse | None:
         form = BulkRepublishForm(request.POST if request.POST.get("post") else None)
         if request.POST.get("post") and form.is_valid():
             if not selection_unchanged(request, queryset):
@@ -264,7 +284,8 @@ class RepublishAdminMixin(ForbiddenActionMixin):
                     messages.ERROR,
                 )
                 return None
-            return self._start_bulk(request, queryset, form.cleaned_data)
+            self._start_bulk(request, queryset, form.cleaned_data)
+            return None
         target = request.POST.get("target_topic", "")
         sample = list(queryset.order_by("pk")[:SAFETY_PREVIEW])
         total = queryset.count()
@@ -285,13 +306,13 @@ class RepublishAdminMixin(ForbiddenActionMixin):
             checked=len(sample),
             flagged=flagged,
             not_republishable=queryset.exclude(review__status__in=REPUBLISHABLE).count(),
-            selected=request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            selected=request.POST.getlist(ACTION_CHECKBOX_NAME),
             select_across=request.POST.get("select_across", "0"),
             four_eyes=jobs.needs_approval(set(per_topic)),
             selection=signing.dumps(selection_of(queryset), salt=SELECTION_SALT),
         )
 
-    def _start_bulk(self, request: HttpRequest, queryset, data: dict):
+    def _start_bulk(self, request: HttpRequest, queryset: QuerySet[DeadLetterRecord], data: dict[str, Any]) -> None:
         # Each account's events go out in their original order.
         ordered = queryset.filter(review__status__in=REPUBLISHABLE).order_by(
             "original_topic", "original_partition", "original_offset", "pk"
@@ -304,7 +325,7 @@ class RepublishAdminMixin(ForbiddenActionMixin):
         topics = {target} if target else set(queryset.values_list("original_topic", flat=True).distinct())
         job = jobs.create_job(
             ids,
-            user=request.user,
+            user=operator(request),
             target_topic=target,
             rate_limit=data["rate_limit"],
             awaiting_approval=jobs.needs_approval(topics),
@@ -322,11 +343,11 @@ class RepublishAdminMixin(ForbiddenActionMixin):
         return None
 
     @admin.action(description="Discard selected dead letters…", permissions=["discard"])
-    def discard_selected(self, request: HttpRequest, queryset):
+    def discard_selected(self, request: HttpRequest, queryset: QuerySet[DeadLetterRecord]) -> TemplateResponse | None:
         form = DiscardForm(request.POST if request.POST.get("post") else None)
         if request.POST.get("post") and form.is_valid():
             ids = list(queryset.values_list("pk", flat=True))
-            count = discarding.discard(ids, user=request.user, reason=form.cleaned_data["reason"])
+            count = discarding.discard(ids, user=operator(request), reason=form.cleaned_data["reason"])
             self.message_user(
                 request,
                 ngettext("%d dead letter discarded.", "%d dead letters discarded.", count) % count
@@ -341,7 +362,7 @@ class RepublishAdminMixin(ForbiddenActionMixin):
             form=form,
             records=list(queryset[:100]),
             total=queryset.count(),
-            selected=request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            selected=request.POST.getlist(ACTION_CHECKBOX_NAME),
             select_across=request.POST.get("select_across", "0"),
             action="discard_selected",
         )

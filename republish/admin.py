@@ -8,12 +8,13 @@ carrying the acts in its place, at the same URLs.
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import ngettext
 
 from deadletter.admin import DeadLetterRecordAdmin
 from deadletter.models import DeadLetterRecord
-from opsportal.admin_mixins import ForbiddenActionMixin, ReadOnlyMixin
+from opsportal.admin_mixins import ForbiddenActionMixin, ReadOnlyMixin, operator
 from opsportal.kafka import KafkaClientError
 
 from . import jobs
@@ -90,7 +91,7 @@ class ReplayJobAdmin(ReadOnlyAdmin):
         return request.user.has_perm(PERMISSIONS["bulk_republish"])
 
     @admin.action(description="Approve selected republish jobs (four-eyes)", permissions=["approve"])
-    def approve_jobs(self, request: HttpRequest, queryset) -> None:
+    def approve_jobs(self, request: HttpRequest, queryset: QuerySet[ReplayJob]) -> None:
         approved, refusals = 0, []
         for job in queryset.filter(state=ReplayJob.State.AWAITING_APPROVAL):
             if job.edit and not request.user.has_perm(PERMISSIONS["edit_republish"]):
@@ -99,7 +100,7 @@ class ReplayJobAdmin(ReadOnlyAdmin):
                 )
                 continue
             try:
-                jobs.approve(job, user=request.user)
+                jobs.approve(job, user=operator(request))
             except RepublishRefused as exc:
                 refusals.append(str(exc))
                 continue
@@ -120,7 +121,7 @@ class ReplayJobAdmin(ReadOnlyAdmin):
         description="Run the rest of selected stopped or abandoned jobs (rows still republishable)",
         permissions=["bulk_republish"],
     )
-    def run_the_rest(self, request: HttpRequest, queryset) -> None:
+    def run_the_rest(self, request: HttpRequest, queryset: QuerySet[ReplayJob]) -> None:
         for job in queryset:
             if job.edit and not request.user.has_perm(PERMISSIONS["edit_republish"]):
                 self.message_user(
@@ -130,7 +131,7 @@ class ReplayJobAdmin(ReadOnlyAdmin):
                 )
                 continue
             try:
-                rest = jobs.rest_of(job, user=request.user)
+                rest = jobs.rest_of(job, user=operator(request))
             except RepublishRefused as exc:
                 self.message_user(request, str(exc), messages.ERROR)
                 continue
@@ -143,11 +144,11 @@ class ReplayJobAdmin(ReadOnlyAdmin):
             )
 
     @admin.action(description="Reject selected republish jobs (nothing is sent)", permissions=["approve"])
-    def reject_jobs(self, request: HttpRequest, queryset) -> None:
+    def reject_jobs(self, request: HttpRequest, queryset: QuerySet[ReplayJob]) -> None:
         rejected = 0
         for job in queryset.filter(state=ReplayJob.State.AWAITING_APPROVAL):
             try:
-                jobs.reject(job, user=request.user)
+                jobs.reject(job, user=operator(request))
             except RepublishRefused as exc:  # approved or rejected by someone else meanwhile
                 self.message_user(request, str(exc), messages.ERROR)
                 continue
@@ -180,10 +181,10 @@ class ReplayAdmin(ReadOnlyAdmin):
         return request.user.has_perm(PERMISSIONS["republish"])
 
     @admin.action(description="Reconcile selected replays left publishing", permissions=["reconcile"])
-    def reconcile_replays(self, request: HttpRequest, queryset) -> None:
+    def reconcile_replays(self, request: HttpRequest, queryset: QuerySet[Replay]) -> None:
         for replay in queryset.filter(state=Replay.State.PUBLISHING)[:100]:
             try:
-                self.message_user(request, reconcile(replay, user=request.user))
+                self.message_user(request, reconcile(replay, user=operator(request)))
             except (RepublishRefused, KafkaClientError) as exc:
                 self.message_user(request, f"{replay.replay_id}: {exc}", messages.ERROR)
 

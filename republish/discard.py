@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
@@ -13,7 +14,7 @@ from .models import AuditEntry
 DISCARDABLE = (Status.NEW, Status.IN_REVIEW, Status.FAILED)
 
 
-def discard(record_ids: list[int], *, user, reason: str) -> int:
+def discard(record_ids: list[int], *, user: User, reason: str) -> int:
     reason = reason.strip()
     if not reason:
         raise ValueError("a reason is required to discard dead letters")

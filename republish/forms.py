@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.conf import settings
 
@@ -25,9 +27,9 @@ def target_topic_choices() -> list[tuple[str, str]]:
 class TargetForm(forms.Form):
     target_topic = forms.ChoiceField(required=False, label="Republish to")
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["target_topic"].choices = target_topic_choices()
+        cast(forms.ChoiceField, self.fields["target_topic"]).choices = target_topic_choices()
 
 
 class BulkRepublishForm(TargetForm):
@@ -39,7 +41,7 @@ class BulkRepublishForm(TargetForm):
         help_text="Keeps a large replay from flooding the billing consumers. Blank: no limit.",
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["rate_limit"].initial = settings.REPUBLISH_DEFAULT_RATE_LIMIT
 

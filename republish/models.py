@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -120,7 +121,7 @@ class ReplayJob(models.Model):
         return f"republish job {self.pk} ({self.done}/{self.total} done, {self.failed} failed)"
 
     @property
-    def last_moved_at(self):
+    def last_moved_at(self) -> datetime | None:
         """When it last started or settled a chunk (jobs running before progress_at existed: started)."""
         return self.progress_at or self.started_at
 

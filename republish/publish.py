@@ -15,9 +15,10 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -75,7 +76,8 @@ def republish_producer() -> kafka.Producer:
     # A bounded delivery timeout: reconcile waits longer than this before it decides.
     timeout_ms = int(settings.REPUBLISH_DELIVERY_TIMEOUT * 1000)
     # Fuller batches: a bulk job costs the brokers less CPU per record; one record waits 50 ms longer.
-    return kafka.producer(**{"message.timeout.ms": timeout_ms, "linger.ms": 50})
+    overrides: dict[str, Any] = {"message.timeout.ms": timeout_ms, "linger.ms": 50}
+    return kafka.producer(**overrides)
 
 
 class Source(NamedTuple):
@@ -111,7 +113,9 @@ def load_sources(ids: Sequence[int]) -> list[Source]:
         with transaction.atomic():
             pg.plan_as_key_lookups()
             rows = pg.load_source_rows(Source._fields, ids)
-        by_pk = {row[0]: Source(*row[:_HEADERS], json.loads(row[_HEADERS]), *row[_HEADERS + 1 :]) for row in rows}
+        by_pk = {
+            row[0]: Source._make((*row[:_HEADERS], json.loads(row[_HEADERS]), *row[_HEADERS + 1 :])) for row in rows
+        }
     else:
         found = DeadLetterRecord.objects.filter(pk__in=ids).values_list(*Source._fields)
         by_pk = {row[0]: Source(*row) for row in found}
@@ -148,7 +152,9 @@ class Targets:
         self._checked: set[tuple[str, int]] = set()
         self._end_offsets: dict[tuple[str, int], int] = {}
 
-    def start_offsets(self, wanted: set[tuple[str, int]]) -> tuple[dict, dict]:
+    def start_offsets(
+        self, wanted: set[tuple[str, int]]
+    ) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int], kafka.KafkaClientError]]:
         """For each partition, an offset at or before where a record produced from now on lands:
         where reconcile starts its scan. Also the partitions whose offsets could not be read.
 
@@ -157,7 +163,7 @@ class Targets:
         for every chunk was a large part of each chunk's time.
         """
         unknown = wanted - self._end_offsets.keys()
-        failures = {}
+        failures: dict[tuple[str, int], kafka.KafkaClientError] = {}
         if unknown:
             offsets, failures = kafka.list_offsets(unknown, "latest", admin=self.admin)
             for position, offset in offsets.items():
@@ -238,7 +244,7 @@ class InFlight:
     pending: kafka.PendingDeliveries | None
     error: kafka.KafkaClientError | None
     skipped: int
-    user: object
+    user: User | None
     action: str
     target_topic: str
     edit: Edit | None
@@ -248,7 +254,8 @@ class InFlight:
         if self.pending is not None:
             deliveries = self.pending.wait()
             for claimed, delivery in zip(self.sent, deliveries, strict=True):
-                if delivery.error is None:
+                # A delivered record always has its offset.
+                if delivery.error is None and delivery.offset is not None:
                     self.targets.delivered(claimed.position, delivery.offset)
         else:
             # Producing failed part-way: some may have been written, so all stay publishing, for reconcile.
@@ -267,7 +274,7 @@ class InFlight:
         return outcome
 
 
-def republish(records: Sequence[DeadLetterRecord | Source], **options) -> Outcome:
+def republish(records: Sequence[DeadLetterRecord | Source], **options: Any) -> Outcome:
     """Republish records and wait for the outcome (options as for start_republish); a bulk job
     calls start_republish itself, so one chunk's acknowledgements arrive while the next is claimed."""
     return start_republish(records, **options).finish()
@@ -276,11 +283,11 @@ def republish(records: Sequence[DeadLetterRecord | Source], **options) -> Outcom
 def start_republish(
     records: Sequence[DeadLetterRecord | Source],
     *,
-    user,
+    user: User | None,
     target_topic: str | None = None,
     edit: Edit | None = None,
     job: ReplayJob | None = None,
-    producer=None,
+    producer: kafka.Producer | None = None,
     targets: Targets | None = None,
 ) -> InFlight:
     """Claim the records (committed) and hand them to the producer without waiting.
@@ -325,7 +332,15 @@ def _audit_action(edit: Edit | None, job: ReplayJob | None) -> str:
     return AuditEntry.Action.BULK_REPUBLISH if job else AuditEntry.Action.REPUBLISH
 
 
-def claim(sources: list[Source], planned, start_offsets, *, user, edit, job) -> list[Claim]:
+def claim(
+    sources: list[Source],
+    planned: dict[int, tuple[str, int]],
+    start_offsets: dict[tuple[str, int], int],
+    *,
+    user: User | None,
+    edit: Edit | None,
+    job: ReplayJob | None,
+) -> list[Claim]:
     """Move the republishable rows to publishing with their Replay, committed before producing."""
     candidates = [
         Claim(replay_id, source, *planned[source.pk], start_offsets.get(planned[source.pk], 0))
@@ -385,7 +400,13 @@ def outgoing_records(claims: Iterable[Claim], edit: Edit | None, replayed_by: st
         )
 
 
-def settle(sent: list[Claim], deliveries, refused: list[Claim], short: dict, outcome: Outcome) -> None:
+def settle(
+    sent: list[Claim],
+    deliveries: Sequence[kafka.Delivery],
+    refused: list[Claim],
+    short: dict[tuple[str, int], str],
+    outcome: Outcome,
+) -> None:
     """Record each delivery on its Replay and its dead letter, in one transaction."""
     now = timezone.now()
     for claimed, delivery in zip(sent, deliveries, strict=True):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,7 +25,7 @@ from .publish import RepublishRefused
 from .scan import header_value, scan_partition
 
 
-def reconcile(replay: Replay, *, user) -> str:
+def reconcile(replay: Replay, *, user: User | None) -> str:
     if replay.state != Replay.State.PUBLISHING:
         raise RepublishRefused(f"replay {replay.replay_id} is already {replay.get_state_display().lower()}")
     min_age = settings.REPUBLISH_RECONCILE_MIN_AGE
@@ -67,7 +68,7 @@ def reconcile(replay: Replay, *, user) -> str:
     return outcome
 
 
-def settle(replay: Replay, state: str, *, offset: int | None = None, error: str = "") -> str:
+def settle(replay: Replay, state: Replay.State, *, offset: int | None = None, error: str = "") -> str:
     with transaction.atomic():
         settled = Replay.objects.filter(pk=replay.pk, state=Replay.State.PUBLISHING).update(
             state=state, offset=offset, error=error, settled_at=timezone.now()

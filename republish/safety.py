@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -81,7 +81,9 @@ def check(records: Sequence[DeadLetterRecord]) -> SafetyReport:
             returned_replay_id__in=Replay.objects.filter(record__in=[r.pk for r in records]).values("replay_id")
         ).values_list("returned_replay_id", flat=True)
     )
-    returned_records = set(Replay.objects.filter(replay_id__in=returned).values_list("record_id", flat=True))
+    # Never None: a NULL returned_replay_id matches no IN.
+    returned_ids = {replay_id for replay_id in returned if replay_id is not None}
+    returned_records = set(Replay.objects.filter(replay_id__in=returned_ids).values_list("record_id", flat=True))
     partition_counts = dict(
         Topic.objects.filter(name__in={r.original_topic for r in records}).values_list("name", "partition_count")
     )
@@ -102,22 +104,28 @@ def _partition_mismatch(record: DeadLetterRecord, partitions: int | None) -> tup
 
 def _newer_same_key(records: Sequence[DeadLetterRecord], report: SafetyReport) -> None:
     """One bounded read per original partition, from the oldest record's offset."""
-    by_partition: dict[tuple[str, int], list[DeadLetterRecord]] = defaultdict(list)
+    # Each record with its key and original offset, both known not None here.
+    by_partition: dict[tuple[str, int], list[tuple[DeadLetterRecord, bytes, int]]] = defaultdict(list)
     for record in records:
         if record.key is not None and record.original_topic and record.original_offset is not None:
-            by_partition[(record.original_topic, record.original_partition or 0)].append(record)
+            by_partition[(record.original_topic, record.original_partition or 0)].append(
+                (record, bytes(record.key), record.original_offset)
+            )
     bound = settings.REPUBLISH_SAFETY_SCAN_LIMIT
     for (topic, partition), group in by_partition.items():
-        keys = {bytes(record.key) for record in group}
-        start = min(record.original_offset for record in group) + 1
+        keys = {key for _, key, _ in group}
+        start = min(original_offset for _, _, original_offset in group) + 1
         try:
-            scan = scan_partition(topic, partition, start, lambda r, keys=keys: r.key in keys, max_records=bound)
+            scan = scan_partition(topic, partition, start, _key_in(keys), max_records=bound)
         except kafka.KafkaClientError as exc:
-            for record in group:
+            for record, _, _ in group:
                 report.by_record[record.pk].unreadable = str(exc)
             continue
-        for record in group:
+        for record, key, original_offset in group:
             safety = report.by_record[record.pk]
-            key = bytes(record.key)
-            safety.newer_same_key = sum(1 for m in scan.matches if m.key == key and m.offset > record.original_offset)
+            safety.newer_same_key = sum(1 for m in scan.matches if m.key == key and m.offset > original_offset)
             safety.newer_is_lower_bound = not scan.complete
+
+
+def _key_in(keys: set[bytes]) -> Callable[[kafka.Record], bool]:
+    return lambda record: record.key in keys

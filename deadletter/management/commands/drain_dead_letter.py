@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
@@ -28,7 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--group-id", default=None, help="consumer group (default: settings)")
         parser.add_argument("--batch-size", type=int, default=None, help="records per database transaction")
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         stop = threading.Event()
         # Here, not in the drain: a Celery worker has its own SIGTERM handling.
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.contrib.auth.models import User
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from opsportal.kafka import KafkaClientError
 from republish.models import Replay
@@ -12,13 +15,13 @@ from republish.reconcile import reconcile
 class Command(BaseCommand):
     help = "Settle replays left in 'publishing' by a crash, by finding their replay id in the target partition."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         scope = parser.add_mutually_exclusive_group(required=True)
         scope.add_argument("--replay", action="append", default=[], help="a replay id (repeatable)")
         scope.add_argument("--all", action="store_true", help="every replay still publishing")
         parser.add_argument("--user", default=None, help="username recorded in the audit (default: none)")
 
-    def handle(self, *args, replay: list[str], all: bool, user: str | None, **options):
+    def handle(self, *args: Any, replay: list[str], all: bool, user: str | None, **options: Any) -> None:
         actor = self._user(user)
         replays = Replay.objects.filter(state=Replay.State.PUBLISHING)
         if not all:
@@ -33,7 +36,7 @@ class Command(BaseCommand):
         if failures:
             raise CommandError(f"{failures} replay(s) could not be settled")
 
-    def _user(self, username: str | None):
+    def _user(self, username: str | None) -> User | None:
         if username is None:
             return None
         try:
