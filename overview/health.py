@@ -46,8 +46,9 @@ def kafka_cluster() -> tuple[bool, str]:
     cluster = dataclasses.replace(kafka.ClusterSettings.from_django(), request_timeout=settings.READYZ_TIMEOUT)
     try:
         brokers = kafka.describe_brokers(cluster)
-    except kafka.KafkaClientError:
-        return False, "unreachable"
+    except kafka.KafkaClientError as exc:
+        # The reason without hosts: "unreachable", "authentication failed", "TLS handshake failed"...
+        return False, exc.reason
     return True, f"{len(brokers)} brokers"
 
 

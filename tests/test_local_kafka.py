@@ -21,7 +21,7 @@ def test_starting_the_running_cluster_again_is_harmless(cluster, capsys):
 
 
 def test_a_one_broker_cluster_is_refused_while_three_run(cluster):
-    with pytest.raises(local_kafka.ClusterError, match="3-broker cluster is running"):
+    with pytest.raises(local_kafka.ClusterError, match=r"3-broker cluster (\(sasl_ssl\) )?is running"):
         local_kafka.up(1)
 
 
@@ -43,11 +43,27 @@ def test_a_taken_port_is_named_in_one_clear_message(tmp_path, monkeypatch):
 
 
 def test_the_configs_follow_the_billing_cluster():
-    three = local_kafka.nodes(3)[1].properties()
-    one = local_kafka.nodes(1)[0].properties()
+    three = local_kafka.nodes(3, "none")[1].properties()
+    one = local_kafka.nodes(1, "none")[0].properties()
 
     assert "listeners=PLAINTEXT://127.0.0.1:9093,CONTROLLER://127.0.0.1:29093" in three
     assert "controller.quorum.voters=1@127.0.0.1:19093,2@127.0.0.1:29093,3@127.0.0.1:39093" in three
     for line in ("min.insync.replicas=2", "offsets.topic.replication.factor=3", "unclean.leader.election.enable=false"):
         assert line in three
     assert "min.insync.replicas=1" in one and "default.replication.factor=1" in one
+
+
+def test_the_secured_cluster_adds_sasl_ssl_listeners_with_authorization_in_its_own_folder():
+    node = local_kafka.nodes(3, "sasl_ssl")[1]
+    secured = node.properties()
+
+    assert node.state_dir.name == "3-sasl_ssl"
+    assert "listeners=PLAINTEXT://127.0.0.1:9093,SASL_SSL://127.0.0.1:9193,CONTROLLER://127.0.0.1:29093" in secured
+    for line in (
+        "inter.broker.listener.name=PLAINTEXT",
+        "sasl.enabled.mechanisms=SCRAM-SHA-512",
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users=User:ANONYMOUS;User:admin",
+        "ssl.keystore.type=PEM",
+    ):
+        assert line in secured

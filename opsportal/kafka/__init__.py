@@ -7,6 +7,7 @@ Every librdkafka failure leaves this package as a KafkaClientError that says
 which bootstrap servers were tried, what failed and what to check.
 """
 
+from opsportal.kafka import registry, wire
 from opsportal.kafka.browse import BROWSE_GROUP_ID, WindowRead, browse_consumer, read_windows, topic_partitions
 from opsportal.kafka.clients import (
     AdminClient,
@@ -46,9 +47,20 @@ from opsportal.kafka.groups import (
     list_group_ids,
 )
 from opsportal.kafka.produce import Delivery, OutgoingRecord, PendingDeliveries, produce
+from opsportal.kafka.registry import (
+    RegistryError,
+    RegistryNotFound,
+    RegistryUnauthorized,
+    RegistryUnreachable,
+    SubjectInfo,
+    SubjectVersion,
+)
+from opsportal.kafka.security import AclGrant, authorized_operations, create_acls
+from opsportal.kafka.wire import Decoded, Encoded, Refused
 
 __all__ = [
     "BROWSE_GROUP_ID",
+    "AclGrant",
     "OFFSET_BEGINNING",
     "OFFSET_END",
     "AdminClient",
@@ -75,11 +87,13 @@ __all__ = [
     "admin_client",
     "alter_committed_offsets",
     "assign",
+    "authorized_operations",
     "browse_consumer",
     "cluster_settings",
     "commit_positions",
     "committed_offsets",
     "consumer",
+    "create_acls",
     "create_topics",
     "delete_groups",
     "delete_topics",
@@ -96,4 +110,16 @@ __all__ = [
     "producer",
     "set_topic_configs",
     "topic_partitions",
+    # The Schema Registry (kafka.registry: subjects, levels; kafka.wire: decode and encode).
+    "Decoded",
+    "Encoded",
+    "Refused",
+    "RegistryError",
+    "RegistryNotFound",
+    "RegistryUnauthorized",
+    "RegistryUnreachable",
+    "SubjectInfo",
+    "SubjectVersion",
+    "registry",
+    "wire",
 ]

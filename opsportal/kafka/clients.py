@@ -13,7 +13,7 @@ from typing import Any
 import confluent_kafka
 from confluent_kafka import admin as kafka_admin
 
-from opsportal.kafka.errors import translated
+from opsportal.kafka.errors import EventLogger, connection_events, translated
 
 # librdkafka logs every refused connection; our errors already say what failed,
 # so its chatter goes to a logger that only speaks when set to (LOGGING in settings).
@@ -24,6 +24,13 @@ if LIBRDKAFKA_LOG.level == logging.NOTSET:
 AdminClient = kafka_admin.AdminClient
 Consumer = confluent_kafka.Consumer
 Producer = confluent_kafka.Producer
+
+
+class LibrdkafkaConfig(dict[str, Any]):
+    """A client's configuration; its repr hides the password, as it may show in a traceback or DEBUG page."""
+
+    def __repr__(self) -> str:
+        return repr({key: "********" if key == "sasl.password" else value for key, value in self.items()})
 
 
 @dataclass(frozen=True)
@@ -52,15 +59,20 @@ class ClusterSettings:
             request_timeout=settings.KAFKA_REQUEST_TIMEOUT,
         )
 
-    def librdkafka_config(self) -> dict[str, Any]:
-        conf: dict[str, Any] = {
-            "bootstrap.servers": self.bootstrap_servers,
-            "security.protocol": self.security_protocol,
-            # Fail fast when nothing listens, instead of librdkafka's endless retry.
-            "socket.connection.setup.timeout.ms": int(self.request_timeout * 1000),
-            "reconnect.backoff.max.ms": 2000,
-            "logger": LIBRDKAFKA_LOG,
-        }
+    def librdkafka_config(self) -> LibrdkafkaConfig:
+        conf = LibrdkafkaConfig(
+            {
+                "bootstrap.servers": self.bootstrap_servers,
+                "security.protocol": self.security_protocol,
+                # Fail fast when nothing listens, instead of librdkafka's endless retry.
+                "socket.connection.setup.timeout.ms": int(self.request_timeout * 1000),
+                "reconnect.backoff.max.ms": 2000,
+                # What the brokers refused (login, TLS, protocol) reaches requests only as a
+                # timeout; these note it so the error can say so (errors.explain_refusal).
+                "error_cb": connection_events(self).on_error,
+                "logger": EventLogger(LIBRDKAFKA_LOG, connection_events(self)),
+            }
+        )
         optional = {
             "sasl.mechanism": self.sasl_mechanism,
             "sasl.username": self.sasl_username,
@@ -78,17 +90,16 @@ def cluster_settings(cluster: ClusterSettings | None) -> ClusterSettings:
 
 def admin_client(cluster: ClusterSettings | None = None) -> AdminClient:
     cluster = cluster_settings(cluster)
-    return kafka_admin.AdminClient(cluster.librdkafka_config())
+    client = kafka_admin.AdminClient(cluster.librdkafka_config())
+    connection_events(cluster).watch(client)
+    return client
 
 
 def consumer(group_id: str, cluster: ClusterSettings | None = None, **overrides: Any) -> Consumer:
     """A consumer that never commits on its own and starts at the beginning."""
     cluster = cluster_settings(cluster)
-    conf = cluster.librdkafka_config() | {
-        "group.id": group_id,
-        "enable.auto.commit": False,
-        "auto.offset.reset": "earliest",
-    }
+    conf = cluster.librdkafka_config()  # updated, not merged with |, which would make a plain dict
+    conf.update({"group.id": group_id, "enable.auto.commit": False, "auto.offset.reset": "earliest"})
     conf.update(overrides)
     with translated("creating a consumer", cluster):
         return confluent_kafka.Consumer(conf)
@@ -97,11 +108,8 @@ def consumer(group_id: str, cluster: ClusterSettings | None = None, **overrides:
 def producer(cluster: ClusterSettings | None = None, **overrides: Any) -> Producer:
     """An idempotent acks=all producer that partitions keys as Java and KafkaJS do."""
     cluster = cluster_settings(cluster)
-    conf = cluster.librdkafka_config() | {
-        "enable.idempotence": True,
-        "acks": "all",
-        "partitioner": "murmur2_random",
-    }
+    conf = cluster.librdkafka_config()
+    conf.update({"enable.idempotence": True, "acks": "all", "partitioner": "murmur2_random"})
     conf.update(overrides)
     with translated("creating a producer", cluster):
         return confluent_kafka.Producer(conf)
