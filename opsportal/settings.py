@@ -114,6 +114,23 @@ if KAFKA_SSL_CA_LOCATION and not Path(KAFKA_SSL_CA_LOCATION).is_file():
 # Seconds an admin request may take before the portal reports the cluster unreachable.
 KAFKA_REQUEST_TIMEOUT = _read("KAFKA_REQUEST_TIMEOUT", float, 10.0)
 
+# The Schema Registry (issue 22): unset URL, the feature is off and nothing calls a registry.
+SCHEMA_REGISTRY_URL = _read("SCHEMA_REGISTRY_URL", str, None) or None
+SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO = _read("SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO", str, None) or None
+SCHEMA_REGISTRY_CA_LOCATION = _read("SCHEMA_REGISTRY_CA_LOCATION", str, None) or None
+_STRATEGIES = ("TOPIC-NAME", "RECORD-NAME", "TOPIC-RECORD-NAME")
+SCHEMA_REGISTRY_SUBJECT_STRATEGY = (
+    _choice("SCHEMA_REGISTRY_SUBJECT_STRATEGY", _STRATEGIES, None) or "topic-name"
+).lower()
+if SCHEMA_REGISTRY_URL and not re.match(r"(https?|mock)://", SCHEMA_REGISTRY_URL):
+    raise ImproperlyConfigured(
+        f"SCHEMA_REGISTRY_URL={SCHEMA_REGISTRY_URL!r} must start with http://, https:// or mock://"
+    )
+if SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO and ":" not in SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO:
+    raise ImproperlyConfigured("SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO must be user:password")
+if SCHEMA_REGISTRY_CA_LOCATION and not Path(SCHEMA_REGISTRY_CA_LOCATION).is_file():
+    raise ImproperlyConfigured(f"SCHEMA_REGISTRY_CA_LOCATION={SCHEMA_REGISTRY_CA_LOCATION!r} is not a readable file")
+
 # Draining the dead-letter topic.
 DEAD_LETTER_TOPIC = _read("DEAD_LETTER_TOPIC", str, "billing.dead-letter")
 DEAD_LETTER_DRAIN_GROUP_ID = _read("DEAD_LETTER_DRAIN_GROUP_ID", str, "opsportal-deadletter-drain")
@@ -210,7 +227,6 @@ TEMPLATES = [
         },
     },
 ]
-
 
 
 def _without_password(url: str) -> str:
