@@ -11,27 +11,36 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth.models import Permission, User
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, Min, QuerySet
+from django.db.models import Count, F, Max, Min, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
-from deadletter import decoders, pg
-from deadletter.models import TRIAGE_STATUSES, DeadLetterRecord, Review, Status
+from deadletter import decoders, pg, summary
+from deadletter.models import SEARCHED, TRIAGE_STATUSES, DeadLetterRecord, Review, Status
+from deadletter.rows import kafka_time
+from opsportal.admin_mixins import LookupNotOffered, OfferedLookupsMixin, show_time
+from topics import display
+from topics.admin import TopicAdmin
+from topics.models import ConsumerGroup, Topic
 
 # Below this the exact COUNT(*) is cheap, and an estimate would look wrong on a small table.
 ESTIMATE_ABOVE = 100_000
 DISTINCT_LIMIT = 200
-DUMP_LIMIT = 64 * 1024  # bytes shown of a large value; the rest is summarised
 
 
 # A filtered list counts at most this many matches, then says "more than" (the count is the
@@ -103,6 +112,75 @@ class StatusFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
         return queryset if value is None else queryset.filter(review__status=value)
+
+
+class AssigneeFilter(admin.SimpleListFilter):
+    """Assigned to me, to nobody, or to one of the people who may triage (the partial index on
+    the assignee serves every choice but "nobody", which the time index serves)."""
+
+    title = "assignee"
+    parameter_name = "assignee"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
+        people = [(str(user.pk), user.get_username()) for user in triagers()[:DISTINCT_LIMIT]]
+        return [("me", "Assigned to me"), ("nobody", "Nobody"), *people]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if value is None:
+            return queryset
+        if value == "me":
+            return queryset.filter(assignee=request.user.pk)
+        if value == "nobody":
+            return queryset.filter(assignee__isnull=True)
+        if not value.isdigit() or len(value) > 18:
+            raise IncorrectLookupParameters(f"no such assignee: {value!r}")
+        return queryset.filter(assignee=int(value))
+
+
+class FingerprintFilter(admin.SimpleListFilter):
+    """One failure (error type and message shape), as the summary links to; shown only when chosen."""
+
+    title = "failure (fingerprint)"
+    parameter_name = "fingerprint"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
+        value = self.value()
+        return [(value, value)] if value else []
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset if value is None else queryset.filter(fingerprint=value)
+
+
+class SinceFilter(admin.SimpleListFilter):
+    """Dead-lettered since a moment (the overview's "new in the last hour" links here)."""
+
+    title = "dead-lettered"
+    parameter_name = "timestamp__gte"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
+        now = timezone.now().replace(second=0, microsecond=0)
+        choices = [((now - timedelta(hours=hours)).isoformat(), label) for hours, label in SINCE]
+        value = self.value()
+        if value and value not in dict(choices):
+            choices.append((value, f"since {value}"))
+        return choices
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if value is None:
+            return queryset
+        try:
+            moment = parse_datetime(value)
+        except ValueError:
+            moment = None
+        if moment is None:
+            raise IncorrectLookupParameters(f"not a date-time: {value!r}")
+        return queryset.filter(timestamp__gte=moment)
+
+
+SINCE = ((1, "In the last hour"), (24, "In the last 24 hours"), (24 * 7, "In the last 7 days"))
 
 
 class ReviewForm(forms.ModelForm):
@@ -179,34 +257,36 @@ def _next_period(moment: datetime, kind: str) -> datetime:
     return moment.replace(year=moment.year + moment.month // 12, month=moment.month % 12 + 1)
 
 
-# --- how raw bytes are shown -----------------------------------------------------------------
-
-
-def hex_dump(data: bytes) -> str:
-    """Offset, hex bytes and printable text, 16 bytes a line, like hexdump -C."""
-    lines = []
-    for start in range(0, min(len(data), DUMP_LIMIT), 16):
-        chunk = data[start : start + 16]
-        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
-        lines.append(f"{start:08x}  {chunk.hex(' '):<47}  |{text}|")
-    if len(data) > DUMP_LIMIT:
-        lines.append(f"... {len(data) - DUMP_LIMIT} more bytes")
-    return "\n".join(lines)
+# --- how raw bytes are shown: topics.display, as the message browser shows them ------------
 
 
 def show_bytes(data: bytes | memoryview | None) -> str:
+    """JSON pretty-printed, UTF-8 text as text (a malformed JSON value with the parser's complaint),
+    anything else as a hex dump."""
     if data is None:
         return format_html("<em>null</em>")
     data = bytes(data)
     if not data:
         return format_html("<em>empty (0 bytes)</em>")
-    if len(data) <= DUMP_LIMIT:
-        try:
-            pretty = json.dumps(json.loads(data), indent=2, ensure_ascii=False)
-            return format_html('<pre class="dl-json">{}</pre>', pretty)
-        except (ValueError, RecursionError):
-            pass
-    return format_html('<pre class="dl-hex">{}</pre>', hex_dump(data))
+    shown = display.show(data)
+    cut = format_html(" <em>(first {} of {} bytes)</em>", display.VALUE_DISPLAY_LIMIT, shown.size) if shown.cut else ""
+    note = _json_complaint(data) if shown.kind == "text" else ""
+    return format_html('{}<pre class="dl-{}">{}</pre>{}', note, shown.kind, shown.text, cut)
+
+
+def _json_complaint(data: bytes) -> str:
+    """Why a value that starts like JSON (the usual deserialization failure) is not JSON."""
+    if data.lstrip()[:1] not in (b"{", b"["):
+        return ""
+    try:
+        json.loads(data)
+    except json.JSONDecodeError as exc:
+        return format_html(
+            '<p class="dl-json-error">Not valid JSON: {} (line {}, column {})</p>', exc.msg, exc.lineno, exc.colno
+        )
+    except (ValueError, RecursionError) as exc:
+        return format_html('<p class="dl-json-error">Not valid JSON: {}</p>', exc)
+    return ""
 
 
 # --- the ModelAdmin ---------------------------------------------------------------------------
@@ -217,39 +297,45 @@ KAFKA_FIELDS = [
     if field.name not in ("id", "assignee", "notes", "key", "value", "headers", "stack_trace")
 ]
 HEAVY_FIELDS = ("key", "value", "headers", "stack_trace", "error_message", "decode_error")
+SHOWN_TIMES = ("timestamp_shown", "drained_at_shown", "failed_at_shown", "original_time")
+LINKS = ("origin_links", "consumer_group_link")
 
 
 @admin.register(DeadLetterRecord)
-class DeadLetterRecordAdmin(admin.ModelAdmin):
-    list_display = (
-        "__str__",
-        "status",
-        "age",
-        "original_topic",
-        "error_type",
-        "account_id",
-        "event_type",
-        "short_fingerprint",
-        "convention",
-        "assignee",
-        "failed_again",
-    )
+class DeadLetterRecordAdmin(OfferedLookupsMixin, admin.ModelAdmin):
+    # What triage needs, narrow enough for 1280 px beside the filters (the CSS in the list
+    # template fixes the widths); position, fingerprint, convention are on the record page.
+    list_display = ("error_shown", "status_shown", "age", "topic_shown", "account_id", "event_type", "assignee")
+    list_display_links = ("error_shown",)
     list_filter = (
         StatusFilter,
+        AssigneeFilter,
         "failed_again",
         values_filter("original_topic", "original topic"),
         "convention",
         values_filter("error_type", "error type"),
+        FingerprintFilter,
+        SinceFilter,
     )
     list_select_related = ("assignee", "review")
     form = ReviewForm
-    search_fields = ("=key_text", "=event_id", "=account_id", "error_message")
+    search_help_text = "Exact key, event id, account id, correlation id or transaction id."
+    search_fields = ("=key_text",)  # shows the box; get_search_results does the search
     date_hierarchy = "timestamp"
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     list_per_page = 100
     change_list_template = "admin/deadletter/deadletterrecord/change_list.html"
-    readonly_fields = (*KAFKA_FIELDS, "key_shown", "value_shown", "headers_table", "stack_trace_folded", "replay_id")
+
+    class Media:
+        css = {"all": ("deadletter/deadletter.css",)}
+
+    readonly_fields = (
+        *KAFKA_FIELDS,
+        *("key_shown", "value_shown", "headers_table", "stack_trace_folded", "replay_id", "failed_again_shown"),
+        *SHOWN_TIMES,
+        *LINKS,
+    )
     fieldsets = (
         ("Review", {"fields": ("status", "assignee", "notes")}),
         (
@@ -262,34 +348,32 @@ class DeadLetterRecordAdmin(admin.ModelAdmin):
                     "fingerprint",
                     "fingerprint_text",
                     "retry_count",
-                    "failed_at",
+                    "failed_at_shown",
                     "decode_error",
                 )
             },
         ),
         (
             "Origin",
-            {
-                "fields": (
-                    "convention",
-                    "original_topic",
-                    "original_partition",
-                    "original_offset",
-                    "original_timestamp_ms",
-                    "consumer_group",
-                )
-            },
+            {"fields": ("convention", "origin_links", "original_time", "consumer_group_link")},
         ),
         (
             "Event",
-            {"fields": ("event_id", "event_type", "account_id", "correlation_id", "saga_id", "amount", "currency")},
+            {
+                "fields": (
+                    ("event_id", "event_type"),
+                    ("account_id", "transaction_id"),
+                    ("correlation_id", "saga_id"),
+                    ("amount", "currency"),
+                )
+            },
         ),
         (
             "Dead-letter record",
             {
                 "fields": (
                     ("dlq_topic", "partition", "offset"),
-                    ("timestamp", "drained_at"),
+                    ("timestamp_shown", "drained_at_shown"),
                     ("key_size", "value_size"),
                     "key_text",
                     "key_shown",
@@ -298,7 +382,7 @@ class DeadLetterRecordAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Republish", {"fields": ("replay_id", "returned_replay_id", "failed_again")}),
+        ("Republish", {"fields": ("replay_id", "returned_replay_id", "failed_again_shown")}),
     )
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
@@ -307,16 +391,43 @@ class DeadLetterRecordAdmin(admin.ModelAdmin):
             query = request.GET.copy()
             query["status"] = query.pop("status__exact")[-1]
             return HttpResponseRedirect(f"{request.path}?{query.urlencode()}")
-        return super().changelist_view(request, extra_context)
+        summary = reverse("admin:deadletter_summary")
+        asked = request.GET.urlencode()
+        context = {"summary_url": f"{summary}?{asked}" if asked else summary}
+        return super().changelist_view(request, {**(extra_context or {}), **context})
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         queryset = super().get_queryset(request)
         queryset = RangeDatesQuerySet(model=queryset.model, query=queryset.query, using=queryset.db)
         match = request.resolver_match
-        if match is not None and match.url_name and match.url_name.endswith("changelist"):
+        if match is not None and match.url_name and match.url_name.endswith(("changelist", "summary")):
             # A list row never needs the bytes: a page of 1 MiB values would be 100 MiB.
             queryset = queryset.defer(*HEAVY_FIELDS)
         return queryset
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        match = request.resolver_match
+        if match is not None and match.url_name == "deadletter_summary":
+            return summary.SummaryChangeList
+        return super().get_changelist(request, **kwargs)
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        """Equality on each searched column, each through its own partial index (an OR of
+        index scans); never LIKE or UPPER(), which would read every row."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if len(term) > 255:
+            return queryset.none(), False
+        matches = Q()
+        for name in SEARCHED:
+            matches |= Q(**{name: term})
+        return queryset.filter(matches), False
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "assignee":
+            kwargs["queryset"] = triagers()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # rows come from Kafka only
@@ -350,12 +461,26 @@ class DeadLetterRecordAdmin(admin.ModelAdmin):
             fields += ("status",)  # republish and discard own these states, not triage
         return fields
 
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
-        # The summary page links to the list filtered by fingerprint.
-        # Django 5.2 still accepts request=None; django-stubs types the later, required argument.
-        return lookup == "fingerprint" or super().lookup_allowed(lookup, value, request)  # type: ignore[arg-type]
-
     # --- list columns ---
+
+    @admin.display(description="error", ordering="error_type")
+    def error_shown(self, obj: DeadLetterRecord) -> str:
+        """The class name without its package (the whole name on hover): the part that says what failed."""
+        if not obj.error_type:
+            return "(no error type)"
+        short = obj.error_type.rsplit(".", 1)[-1] or obj.error_type
+        return format_html('<span title="{}">{}</span>', obj.error_type, short)
+
+    @admin.display(description="original topic", ordering="original_topic")
+    def topic_shown(self, obj: DeadLetterRecord) -> str:
+        """Breakable after each dot, so a narrow column wraps billing.transaction.events between words."""
+        parts = obj.original_topic.split(".")
+        return format_html_join(mark_safe(".<wbr>"), "{}", ((part,) for part in parts)) if obj.original_topic else "-"
+
+    @admin.display(description="status", ordering="review__status")
+    def status_shown(self, obj: DeadLetterRecord) -> str:
+        again = format_html(' <span class="dl-again" title="{}">failed again</span>', FAILED_AGAIN_HINT)
+        return format_html("{}{}", obj.review.get_status_display(), again if obj.failed_again else "")
 
     @admin.display(description="status", ordering="review__status")
     def status(self, obj: DeadLetterRecord) -> str:
@@ -367,13 +492,76 @@ class DeadLetterRecordAdmin(admin.ModelAdmin):
 
     @admin.display(description="age", ordering="timestamp")
     def age(self, obj: DeadLetterRecord) -> str:
-        return timesince(obj.timestamp) if obj.timestamp else "-"
+        if not obj.timestamp:
+            return "-"
+        return format_html('<span title="{}">{}</span>', show_time(obj.timestamp), timesince(obj.timestamp, depth=1))
 
     @admin.display(description="fingerprint", ordering="fingerprint")
     def short_fingerprint(self, obj: DeadLetterRecord) -> str:
         return obj.fingerprint[:8]
 
     # --- record page ---
+
+    @admin.display(description="failed again")
+    def failed_again_shown(self, obj: DeadLetterRecord) -> str:
+        if obj.failed_again:
+            return format_html('<span class="dl-again">Yes</span> <span class="help">{}</span>', FAILED_AGAIN_HINT)
+        return mark_safe('<span class="dl-no">No</span>')
+
+    @admin.display(description="timestamp")
+    def timestamp_shown(self, obj: DeadLetterRecord) -> str:
+        return show_time(obj.timestamp)
+
+    @admin.display(description="drained at")
+    def drained_at_shown(self, obj: DeadLetterRecord) -> str:
+        return show_time(obj.drained_at)
+
+    @admin.display(description="failed at")
+    def failed_at_shown(self, obj: DeadLetterRecord) -> str:
+        return show_time(obj.failed_at)
+
+    @admin.display(description="original timestamp")
+    def original_time(self, obj: DeadLetterRecord) -> str:
+        ms = obj.original_timestamp_ms
+        if ms is None:
+            return "-"
+        moment = kafka_time(ms)
+        shown = show_time(moment) if moment else "out of range"
+        return format_html('{} <span class="help">({} ms since the epoch)</span>', shown, ms)
+
+    @admin.display(description="original message")
+    def origin_links(self, obj: DeadLetterRecord) -> str:
+        """topic[partition]@offset, linked into the message browser, and the key's newer events there."""
+        topic, partition, offset = obj.original_topic, obj.original_partition, obj.original_offset
+        if not topic:
+            return "-"
+        if partition is None or offset is None:
+            return format_html("{} (partition or offset unknown)", topic)
+        where = f"{topic}[{partition}]@{offset}"
+        at = {"topic": topic, "partition": str(partition), "start": "offset", "offset": str(offset)}
+        message = format_html(
+            '<a id="original-message" href="{}?{}">{}</a>', reverse("admin:topics_topic_messages"), urlencode(at), where
+        )
+        if obj.key_text:
+            by_key = {"topic": topic, "partition": str(partition), "kind": "key", "value": obj.key_text}
+            newer = format_html(
+                ' &middot; <a id="newer-for-key" href="{}?{}">newer events of key {} on that partition</a>',
+                reverse("admin:topics_topic_search"),
+                urlencode(by_key),
+                obj.key_text,
+            )
+            return format_html("{}{}", message, newer)
+        return message
+
+    @admin.display(description="consumer group")
+    def consumer_group_link(self, obj: DeadLetterRecord) -> str:
+        if not obj.consumer_group:
+            return "-"
+        pk = ConsumerGroup.objects.filter(group_id=obj.consumer_group).values_list("pk", flat=True).first()
+        if pk is None:
+            return format_html('{} <span class="help">(not in the mirror)</span>', obj.consumer_group)
+        url = reverse("admin:topics_consumergroup_change", args=[pk])
+        return format_html('<a id="consumer-group" href="{}">{}</a>', url, obj.consumer_group)
 
     @admin.display(description="key")
     def key_shown(self, obj: DeadLetterRecord) -> str:
@@ -388,7 +576,9 @@ class DeadLetterRecordAdmin(admin.ModelAdmin):
         if not obj.stack_trace:
             return "-"
         first = obj.stack_trace.splitlines()[0][:200]
-        return format_html("<details><summary>{}</summary><pre>{}</pre></details>", first, obj.stack_trace)
+        return format_html(
+            '<details><summary>{}</summary><pre class="dl-wrap">{}</pre></details>', first, obj.stack_trace
+        )
 
     @admin.display(description="headers (in record order)")
     def headers_table(self, obj: DeadLetterRecord) -> str:
@@ -398,9 +588,15 @@ class DeadLetterRecordAdmin(admin.ModelAdmin):
         ]
         if not rows:
             return "no headers"
-        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>", rows)
+        body = format_html_join(
+            "",
+            '<tr><td>{}</td><td>{}</td><td><pre class="dl-wrap">{}</pre></td>'
+            '<td><pre class="dl-wrap">{}</pre></td></tr>',
+            rows,
+        )
         return format_html(
-            "<table><thead><tr><th>#</th><th>name</th><th>raw</th><th>decoded</th></tr></thead>"
+            '<table class="dl-headers"><colgroup><col class="dl-n"><col class="dl-name"><col><col></colgroup>'
+            "<thead><tr><th>#</th><th>name</th><th>raw</th><th>decoded</th></tr></thead>"
             "<tbody>{}</tbody></table>",
             body,
         )
@@ -411,43 +607,89 @@ class DeadLetterRecordAdmin(admin.ModelAdmin):
         summary = path("summary/", self.admin_site.admin_view(self.summary_view), name="deadletter_summary")
         return [summary, *super().get_urls()]
 
-    def summary_view(self, request: HttpRequest) -> TemplateResponse:
+    def summary_view(self, request: HttpRequest) -> HttpResponse:
+        """The list's own filters, search and date hierarchy, grouped; still-open records only
+        unless a status is chosen (a fixed error is not work left)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        records = DeadLetterRecord.objects.order_by()
-        changelist = reverse("admin:deadletter_deadletterrecord_changelist")
-
-        def link(**params: str) -> str:
-            return f"{changelist}?{urlencode(params)}"
-
-        by_fingerprint = records.values("fingerprint", "error_type", "fingerprint_text").annotate(n=Count("id"))
-        by_topic = records.values("original_topic").annotate(n=Count("id")).order_by("-n")
-        by_status = Review.objects.order_by().values("status").annotate(n=Count("pk")).order_by("-n")
-        labels = dict(Status.choices)
+        try:
+            records = summary.filtered(self, request)
+        except LookupNotOffered as refused:
+            self.message_user(request, f"The summary cannot be filtered by {refused}.", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:deadletter_summary"))
+        except IncorrectLookupParameters:
+            return HttpResponseRedirect(reverse("admin:deadletter_summary"))
         context = {
             **self.admin_site.each_context(request),
+            **summary.context(records, request),
             "title": "Dead letters: summary",
             "opts": self.model._meta,
-            "fingerprints": [
-                {**row, "link": link(fingerprint=row["fingerprint"])} for row in by_fingerprint.order_by("-n")[:100]
-            ],
-            "topics": [{**row, "link": link(original_topic=row["original_topic"])} for row in by_topic[:100]],
-            "statuses": [
-                {**row, "label": labels.get(row["status"], row["status"]), "link": link(status=row["status"])}
-                for row in by_status
-            ],
-            "changelist": changelist,
         }
         return TemplateResponse(request, "admin/deadletter/summary.html", context)
 
 
+FAILED_AGAIN_HINT = "Republished, then dead-lettered again."
+
+
+def triagers() -> QuerySet[User]:
+    """Active staff who may change a dead letter (triage), directly, by group or as superusers."""
+    may_change = Q(codename="change_deadletterrecord", content_type__app_label="deadletter")
+    permission = Permission.objects.filter(may_change).first()
+    allowed = Q(is_superuser=True)
+    if permission is not None:
+        allowed |= Q(user_permissions=permission) | Q(groups__permissions=permission)
+    ids = User.objects.filter(allowed, is_active=True, is_staff=True).values("pk")
+    return User.objects.filter(pk__in=ids).order_by("username")
+
+
+class TopicWithDeadLettersAdmin(TopicAdmin):
+    """topics' own topic admin, with the dead letters whose original topic it is (topics never
+    imports deadletter: this app puts the subclass in its place, at the same URLs)."""
+
+    change_form_template = "admin/deadletter/topic_change_form.html"
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        topic = self.get_object(request, object_id)
+        context = dead_letters_of(topic.name) if topic is not None else {}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **context})
+
+
+admin.site.unregister(Topic)
+admin.site.register(Topic, TopicWithDeadLettersAdmin)
+
+
+def dead_letters_of(topic: str) -> dict[str, Any]:
+    """Count by status of the dead letters that came from this topic, each linked to the filtered list."""
+    changelist = reverse("admin:deadletter_deadletterrecord_changelist")
+    counts = Review.objects.filter(record__original_topic=topic).order_by().values("status").annotate(n=Count("pk"))
+    labels = dict(Status.choices)
+    rows = [
+        {
+            "label": labels.get(row["status"], row["status"]),
+            "n": row["n"],
+            "link": f"{changelist}?{urlencode({'original_topic': topic, 'status': row['status']})}",
+        }
+        for row in counts
+    ]
+    return {
+        "dead_letter_rows": rows,
+        "dead_letter_total": sum(row["n"] for row in rows),
+        "dead_letter_link": f"{changelist}?{urlencode({'original_topic': topic})}",
+    }
+
+
+RAW_HEADER_LIMIT = 4096  # characters of a header's raw value shown; stack traces run long
+
+
 def _raw_text(value: bytes | None) -> str:
+    """A header's bytes as text when they are UTF-8 text (multi-line stack traces too), else hex."""
     if value is None:
         return "null"
-    try:
-        text = value.decode("utf-8")
-        if text.isprintable():
-            return text if len(text) <= 300 else text[:300] + "..."
-    except UnicodeDecodeError:
-        pass
+    shown = display.show(value, limit=RAW_HEADER_LIMIT)
+    if shown.kind == "empty":
+        return ""
+    if shown.kind in ("text", "json"):
+        return value.decode("utf-8", "replace")[:RAW_HEADER_LIMIT] + ("..." if shown.cut else "")
     return f"0x{value[:128].hex()}" + ("..." if len(value) > 128 else "")

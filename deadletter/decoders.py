@@ -492,6 +492,7 @@ class Business:
     account_id: str = ""
     correlation_id: str = ""
     saga_id: str = ""
+    transaction_id: str = ""
     amount: str = ""
     currency: str = ""
     is_json: bool = False
@@ -503,9 +504,31 @@ def _scalar(value: object) -> str:
     return clean_text(str(value)[:255])
 
 
-def _inner(event: dict, outer: str, name: str) -> str:
-    inside = event.get(outer)
-    return _scalar(inside.get(name)) if isinstance(inside, dict) else ""
+# Where each field sits in the billing events as the services really write them: the
+# envelope nests them (payload.amount, metadata.correlationId), the flat account events
+# carry them at the top; an amount may be {"value", "currency"} (a money object).
+_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "event_id": (("eventId",),),
+    "event_type": (("eventType",),),
+    "account_id": (("aggregateId",), ("accountId",), ("payload", "accountId")),
+    "correlation_id": (("metadata", "correlationId"), ("correlationId",), ("payload", "correlationId")),
+    "saga_id": (("metadata", "sagaId"), ("sagaId",)),
+    "transaction_id": (("payload", "transactionId"), ("transactionId",), ("metadata", "transactionId")),
+    "amount": (("payload", "amount"), ("amount",), ("payload", "amount", "value"), ("amount", "value")),
+    "currency": (("payload", "currency"), ("currency",), ("payload", "amount", "currency"), ("amount", "currency")),
+}
+
+
+def _first(event: dict, paths: tuple[tuple[str, ...], ...]) -> str:
+    """The first non-empty scalar at one of these paths."""
+    for path in paths:
+        node: object = event
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        found = _scalar(node)
+        if found:
+            return found
+    return ""
 
 
 _JSON_START = re.compile(rb"\s*[{\[]")  # only the leading whitespace is read, not a 1 MiB value
@@ -519,18 +542,13 @@ def read_business(value: bytes | None) -> Business:
     try:
         # As json.loads(bytes) does, minus its encoding sniffing: UTF-8 unless the second byte
         # is NUL (UTF-16/32, left to json.loads). The first byte is whitespace, { or [.
-        event = json.loads(value if value[1:2] == b"\x00" else value.decode("utf-8", "surrogatepass"))
+        # Decimals stay as written (parse_float=str): an amount is never rounded.
+        text = value if value[1:2] == b"\x00" else value.decode("utf-8", "surrogatepass")
+        event = json.loads(text, parse_float=str)
     except (ValueError, RecursionError):
         return _NOT_JSON
     if not isinstance(event, dict):
         return Business(is_json=True)
-    return Business(
-        event_id=_scalar(event.get("eventId")),
-        event_type=_scalar(event.get("eventType")),
-        account_id=_scalar(event.get("aggregateId")) or _scalar(event.get("accountId")),
-        correlation_id=_inner(event, "metadata", "correlationId"),
-        saga_id=_inner(event, "metadata", "sagaId"),
-        amount=_inner(event, "payload", "amount")[:64],
-        currency=_inner(event, "payload", "currency")[:16],
-        is_json=True,
-    )
+    found = {name: _first(event, paths) for name, paths in _PATHS.items()}
+    found["amount"], found["currency"] = found["amount"][:64], found["currency"][:16]
+    return Business(**found, is_json=True)

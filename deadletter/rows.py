@@ -27,7 +27,16 @@ COLUMNS = (
     *("headers", "convention", "original_topic", "original_partition", "original_offset", "original_timestamp_ms"),
     *("consumer_group", "error_type", "error_message", "stack_trace", "retry_count", "failed_at", "decode_error"),
     *("fingerprint", "fingerprint_text", "event_id", "event_type", "account_id", "correlation_id", "saga_id"),
-    *("amount", "currency", "assignee_id", "notes", "drained_at", "returned_replay_id", "failed_again"),
+    *(
+        "transaction_id",
+        "amount",
+        "currency",
+        "assignee_id",
+        "notes",
+        "drained_at",
+        "returned_replay_id",
+        "failed_again",
+    ),
 )
 _MODEL_COLUMNS = tuple(field.attname for field in DeadLetterRecord._meta.concrete_fields if field.name != "id")
 if COLUMNS != _MODEL_COLUMNS:  # a model change must change row_of too: fail at import, not with shifted data
@@ -92,7 +101,7 @@ def row_of(
         *(decoded.original_timestamp_ms, decoded.consumer_group[:255], decoded.error_type[:255]),
         *(decoded.error_message, decoded.stack_trace, decoded.retry_count, decoded.failed_at),
         *("\n".join(decoded.errors), digest, masked, business.event_id, business.event_type, business.account_id),
-        *(business.correlation_id, business.saga_id, business.amount, business.currency),
+        *(business.correlation_id, business.saga_id, business.transaction_id, business.amount, business.currency),
         *(None, "", drained_at, decoded.replay_id, False),
     )
 

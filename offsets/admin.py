@@ -18,7 +18,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from opsportal.admin_mixins import operator
+from opsportal.admin_mixins import OfferedLookupsMixin, operator
 from opsportal.kafka import KafkaClientError
 
 from . import reset, service
@@ -38,7 +38,7 @@ def _plan_salt(request: HttpRequest) -> str:
 
 
 @admin.register(OffsetReset)
-class OffsetResetAdmin(admin.ModelAdmin):
+class OffsetResetAdmin(OfferedLookupsMixin, admin.ModelAdmin):
     list_display = (
         "requested_at",
         "group_id",

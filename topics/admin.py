@@ -13,12 +13,13 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from opsportal import kafka
-from opsportal.admin_mixins import ForbiddenActionMixin, ReadOnlyMixin
+from opsportal.admin_mixins import ForbiddenActionMixin, OfferedLookupsMixin, ReadOnlyMixin, show_time
 
 from . import stuck, views
 from .models import Broker, BrowseLog, ConsumerGroup, GroupOffset, Partition, SyncRun, Topic
@@ -81,6 +82,35 @@ class UnderReplicatedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class OfflineFilter(admin.SimpleListFilter):
+    title = "offline partitions"
+    parameter_name = "offline_partitions__gt"  # the overview's "topics with offline partitions" links here
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("0", "With offline partitions")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset if self.value() is None else queryset.filter(offline_partitions__gt=0)
+
+
+def quiet_when_zero(count: int) -> str:
+    """A count that is bad news when above zero: zero in grey, anything else in bold (no red ✖ for "all fine")."""
+    if not count:
+        return mark_safe('<span style="color: var(--body-quiet-color)">0</span>')
+    return format_html("<strong>{}</strong>", count)
+
+
+def human_ms(value: str) -> str:
+    """A retention in milliseconds as days or hours ("-1": forever)."""
+    if not value.lstrip("-").isdigit():
+        return value or "-"
+    ms = int(value)
+    if ms < 0:
+        return "forever"
+    hours = ms / 3_600_000
+    return f"{hours / 24:g} d" if hours >= 24 and hours % 24 == 0 else f"{hours:.4g} h"
+
+
 class MirrorAdmin(ForbiddenActionMixin, ReadOnlyMixin, admin.ModelAdmin):
     change_list_template = "admin/topics/mirror_change_list.html"
     # No second COUNT(*) over the whole table on every filtered page.
@@ -101,35 +131,58 @@ class ReadOnlyInline(ReadOnlyMixin, admin.TabularInline):
 
 class PartitionInline(ReadOnlyInline):
     model = Partition
-    fields = ("number", "leader", "replicas", "isr", "earliest_offset", "latest_offset", "under_replicated")
+    fields = ("number", "leader", "replicas", "isr", "earliest_offset", "latest_offset", "under_replicated_shown")
+    readonly_fields = ("under_replicated_shown",)
+
+    @admin.display(description="under-replicated")
+    def under_replicated_shown(self, partition: Partition) -> str:
+        if partition.under_replicated:
+            return mark_safe("<strong>yes</strong>")
+        return mark_safe('<span style="color: var(--body-quiet-color)">no</span>')
 
 
 @admin.register(Topic)
 class TopicAdmin(MirrorAdmin):
     change_list_template = "admin/topics/topic_change_list.html"
+    # The health columns first; cleanup policy, min ISR and configs are on the topic page.
     list_display = (
         "name",
         "partition_count",
         "replication_factor",
-        "retention_ms",
-        "cleanup_policy",
-        "min_insync_replicas",
-        "under_replicated_partitions",
-        "offline_partitions",
+        "under_replicated",
+        "offline",
         "approx_messages",
-        "last_synced",
-        "vanished_at",
+        "retention",
+        "synced",
     )
-    list_filter = (InternalFilter, UnderReplicatedFilter, VanishedFilter)
+    list_filter = (InternalFilter, UnderReplicatedFilter, OfflineFilter, VanishedFilter)
     search_fields = ("name",)
     fields = (
         "name",
         ("partition_count", "replication_factor", "is_internal"),
         ("under_replicated_partitions", "offline_partitions", "approx_messages"),
+        ("retention_ms", "cleanup_policy", "min_insync_replicas"),
         ("last_synced", "vanished_at"),
         "config_table",
     )
     readonly_fields = ("config_table",)
+
+    @admin.display(description="under-replicated", ordering="under_replicated_partitions")
+    def under_replicated(self, topic: Topic) -> str:
+        return quiet_when_zero(topic.under_replicated_partitions)
+
+    @admin.display(description="offline", ordering="offline_partitions")
+    def offline(self, topic: Topic) -> str:
+        return quiet_when_zero(topic.offline_partitions)
+
+    @admin.display(description="retention", ordering="retention_ms")
+    def retention(self, topic: Topic) -> str:
+        return human_ms(topic.retention_ms)
+
+    @admin.display(description="last synced", ordering="last_synced")
+    def synced(self, topic: Topic) -> str:
+        return show_time(topic.last_synced)
+
     inlines = (PartitionInline,)
     change_form_template = "admin/topics/topic_change_form.html"
 
@@ -180,13 +233,20 @@ class TopicAdmin(MirrorAdmin):
                 self.message_user(request, "Sync queued: the mirror refreshes within a few seconds; reload this page.")
             else:
                 self.message_user(request, "A sync asked for is already queued or running; reload this page shortly.")
-        return HttpResponseRedirect(reverse("admin:topics_topic_changelist"))
+        back = request.POST.get("next", "")
+        lists = {reverse(f"admin:topics_{name}_changelist") for name in ("topic", "broker", "consumergroup")}
+        return HttpResponseRedirect(back if back in lists else reverse("admin:topics_topic_changelist"))
 
 
 @admin.register(Broker)
 class BrokerAdmin(MirrorAdmin):
-    list_display = ("broker_id", "host", "port", "rack", "is_controller", "is_up", "last_seen")
-    list_filter = ("is_up",)
+    list_display = ("broker_id", "host", "port", "rack", "is_controller", "is_up", "seen")
+    list_filter = ("is_up", "is_controller")
+    change_list_template = "admin/topics/sync_now_change_list.html"
+
+    @admin.display(description="last seen", ordering="last_seen")
+    def seen(self, broker: Broker) -> str:
+        return show_time(broker.last_seen)
 
 
 class GroupOffsetInline(ReadOnlyInline):
@@ -209,6 +269,7 @@ class ConsumerGroupAdmin(MirrorAdmin):
     )
     list_filter = ("state", VanishedFilter)
     search_fields = ("group_id",)
+    change_list_template = "admin/topics/sync_now_change_list.html"
     inlines = (GroupOffsetInline,)
     change_form_template = "admin/topics/consumergroup_change_form.html"
     actions = ["reset_offsets"]
@@ -269,11 +330,19 @@ class GroupOffsetAdmin(MirrorAdmin):
 
 @admin.register(SyncRun)
 class SyncRunAdmin(MirrorAdmin):
-    list_display = ("finished_at", "duration", "created", "updated", "vanished", "errors")
+    list_display = ("finished", "duration_shown", "created", "updated", "vanished", "errors")
+
+    @admin.display(description="finished at", ordering="finished_at")
+    def finished(self, run: SyncRun) -> str:
+        return show_time(run.finished_at)
+
+    @admin.display(description="duration", ordering="duration")
+    def duration_shown(self, run: SyncRun) -> str:
+        return f"{run.duration:.2f} s"
 
 
 @admin.register(BrowseLog)
-class BrowseLogAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class BrowseLogAdmin(OfferedLookupsMixin, ReadOnlyMixin, admin.ModelAdmin):
     """Who browsed, searched or downloaded which messages: for superusers only."""
 
     list_display = ("at", "username", "action", "topic", "partitions", "detail")

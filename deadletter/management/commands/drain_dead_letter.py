@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
+import math
 import signal
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -13,6 +16,22 @@ from deadletter.drain import DrainResult, drain_dead_letter
 from opsportal.kafka import KafkaClientError
 
 
+def positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
+    """An argparse type: a number above zero (argparse names the argument in its error)."""
+
+    def parse(text: str) -> int | float:
+        try:
+            number = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not 0 < number < math.inf:
+            raise argparse.ArgumentTypeError(f"must be above zero, got {text}")
+        return number
+
+    parse.__name__ = kind.__name__  # argparse's "invalid int value" wording when ValueError escapes
+    return parse
+
+
 class Command(BaseCommand):
     help = (
         "Store every record of the dead-letter topic as a row, exactly once. Runs until stopped "
@@ -20,14 +39,17 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--max-records", type=int, default=None, help="stop after this many records")
+        parser.add_argument("--max-records", type=positive(int), default=None, help="stop after this many records")
         parser.add_argument("--until-empty", action="store_true", help="stop once the topic is drained")
         parser.add_argument(
-            "--timeout", type=float, default=2.0, help="seconds a poll waits before the topic counts as drained"
+            "--timeout",
+            type=positive(float),
+            default=2.0,
+            help="seconds a poll waits before the topic counts as drained",
         )
         parser.add_argument("--topic", default=None, help="dead-letter topic (default: settings)")
         parser.add_argument("--group-id", default=None, help="consumer group (default: settings)")
-        parser.add_argument("--batch-size", type=int, default=None, help="records per database transaction")
+        parser.add_argument("--batch-size", type=positive(int), default=None, help="records per database transaction")
 
     def handle(self, *args: Any, **options: Any) -> None:
         stop = threading.Event()

@@ -1,0 +1,57 @@
+"""The dead-letter list at 1440 px (and 1280 px) in real Chromium: every triage column on screen."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.contrib.auth.models import User
+
+from tests.deadletter import samples
+from tests.deadletter.desk_support import store
+
+TRIAGE_COLUMNS = ("error_shown", "status_shown", "age", "topic_shown", "account_id", "event_type", "assignee")
+SCREENSHOTS = os.environ.get("DESK_SCREENSHOTS")  # a directory: also save what the test saw
+
+
+@pytest.fixture
+def records(transactional_db):
+    """A morning's mix: every producer family, long Java class names, a long message."""
+    long_error = [("x-error-type", b"org.springframework.kafka.listener.ListenerExecutionFailedException")]
+    rows = [store(n, b"acc_%d" % n, samples.billing_event(f"acc_{n}"), make()) for n, make in enumerate(samples.MIXED)]
+    rows.append(store(50, b"acc_50", samples.billing_event("acc_50"), long_error + samples.billing_headers()[1:]))
+    User.objects.create_superuser("desk", password="desk-password")
+    return rows
+
+
+@pytest.mark.parametrize("width", [1440, 1280])
+def test_the_triage_columns_are_inside_the_viewport(records, live_server, page, log_in, width):
+    page.set_viewport_size({"width": width, "height": 1000})
+    log_in("desk", "desk-password")
+    page.goto(f"{live_server.url}/admin/deadletter/deadletterrecord/")
+    page.wait_for_selector("#result_list")
+    for column in TRIAGE_COLUMNS:
+        header = page.locator(f"#result_list th.column-{column}").bounding_box()
+        assert header is not None, column
+        assert header["x"] >= 0 and header["x"] + header["width"] <= width, (column, header)
+        for cell in page.locator(f"#result_list td.field-{column}, #result_list th.field-{column}").all():
+            box = cell.bounding_box()
+            assert box is not None and box["x"] + box["width"] <= width, (column, box)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert page.evaluate("getComputedStyle(document.querySelector('.results')).overflowX") == "visible"
+    if SCREENSHOTS:
+        page.screenshot(path=f"{SCREENSHOTS}/list-{width}.png", full_page=True)
+
+
+def test_the_record_page_and_summary_keep_the_page_width(records, live_server, page, log_in):
+    page.set_viewport_size({"width": 1440, "height": 1000})
+    log_in("desk", "desk-password")
+    for name, path in (
+        ("record", f"/admin/deadletter/deadletterrecord/{records[1].pk}/change/"),
+        ("summary", "/admin/deadletter/deadletterrecord/summary/"),
+    ):
+        page.goto(f"{live_server.url}{path}")
+        page.wait_for_selector("#content")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1440, name
+        if SCREENSHOTS:
+            page.screenshot(path=f"{SCREENSHOTS}/{name}-1440.png", full_page=True)
