@@ -271,6 +271,8 @@ def show_bytes(data: bytes | memoryview | None) -> str:
     shown = display.show(data)
     cut = format_html(" <em>(first {} of {} bytes)</em>", display.VALUE_DISPLAY_LIMIT, shown.size) if shown.cut else ""
     note = _json_complaint(data) if shown.kind == "text" else ""
+    if shown.note:
+        note = format_html('<p class="dl-schema">{}</p>', shown.note)
     return format_html('{}<pre class="dl-{}">{}</pre>{}', note, shown.kind, shown.text, cut)
 
 

@@ -1,9 +1,11 @@
-"""How the message browser shows keys, values and headers. Pure functions, no Django, never raise.
+"""How the message browser and the dead-letter page show keys, values and headers; never raise.
 
 Headers are decoded as their producer family writes them (../shared/DLQ-CONVENTIONS.md):
 Spring's binary ints where a Spring marker header says so, billing's decimal text as text,
 JSON pretty-printed, anything else as UTF-8 text or hex. deadletter/decoders.py decodes the
 dead-letter fields for storage; this module only displays, and topics must not import it.
+Values in the Schema Registry's wire format are decoded through kafka.wire when a registry is
+configured (SCHEMA_REGISTRY_URL); otherwise nothing here reads settings.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from opsportal import kafka
 
 VALUE_DISPLAY_LIMIT = 256 * 1024
 
@@ -25,12 +29,21 @@ _BIG_INTEGERS = ("retry_topic-original-timestamp", "retry_topic-backoff-timestam
 
 @dataclass(frozen=True)
 class Shown:
-    """A key or value as displayed: kind is null, empty, json, text or hex."""
+    """A key or value as displayed: kind is null, empty, schema, json, text or hex."""
 
     kind: str
     text: str
     size: int
     cut: bool = False
+    note: str = ""  # the schema a value was decoded with, or why a wire-format value was not
+
+
+def schema_note(decoded: kafka.Decoded) -> str:
+    """"AVRO, schema id 7, billing.account.events-value v3", or the reason it was not decoded."""
+    if not decoded.decoded:
+        return f"Schema Registry wire format, not decoded: {decoded.detail or decoded.reason}"
+    subjects = ", ".join(f"{s.subject} v{s.version}" for s in decoded.subjects)
+    return ", ".join(part for part in (decoded.schema_type, f"schema id {decoded.schema_id}", subjects) if part)
 
 
 def show(data: bytes | None, limit: int = VALUE_DISPLAY_LIMIT) -> Shown:
@@ -40,6 +53,11 @@ def show(data: bytes | None, limit: int = VALUE_DISPLAY_LIMIT) -> Shown:
         return Shown("empty", "", 0)
     cut = len(data) > limit
     part = data[:limit]
+    decoded = kafka.wire.decode(data)
+    if decoded is not None:
+        if decoded.decoded:
+            return Shown("schema", decoded.pretty(), len(data), note=schema_note(decoded))
+        return Shown("hex", hex_dump(part), len(data), cut, note=schema_note(decoded))
     if not cut:
         pretty = _json(part)
         if pretty is not None:

@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import socket
 import uuid
-from collections import Counter
 from typing import Any
 
 import pytest
-from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry._sync.mock_schema_registry_client import MockSchemaRegistryClient
-from confluent_kafka.schema_registry.common.schema_registry_client import SchemaVersion
-from confluent_kafka.schema_registry.error import SchemaRegistryError
-from confluent_kafka.serialization import MessageField, SerializationContext
 from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.message_factory import GetMessageClass
 
 from opsportal import kafka
+from opsportal.kafka.registry_testing import InMemoryRegistry, SchemaRegistryClient
 
 PAYMENT_AVRO = """{
   "type": "record", "name": "PaymentCaptured", "namespace": "billing",
@@ -34,38 +29,6 @@ PAYMENT_JSON = """{
   "properties": {"payment_id": {"type": "string"}, "amount_cents": {"type": "integer"}, "currency": {"type": "string"}},
   "required": ["payment_id", "amount_cents", "currency"], "additionalProperties": false
 }"""
-
-
-class InMemoryRegistry(MockSchemaRegistryClient):
-    """The library's mock, plus what it leaves to a real registry: compatibility levels and an id's
-    subject-versions. Counts every request so a test can see which ones were made."""
-
-    def __init__(self, conf: dict) -> None:
-        super().__init__(conf)
-        self.levels: dict[str | None, str] = {None: "BACKWARD"}
-        self.calls: Counter[str] = Counter()
-
-    def get_schema(self, schema_id: int, *args: Any, **kwargs: Any) -> Any:
-        self.calls["get_schema"] += 1
-        return super().get_schema(schema_id, *args, **kwargs)
-
-    def get_schema_versions(self, schema_id: int, *args: Any, **kwargs: Any) -> list[SchemaVersion]:
-        self.calls["get_schema_versions"] += 1
-        found = self._store.schema_id_index.get(schema_id)
-        if found is None:
-            raise SchemaRegistryError(404, 40403, "Schema not found")
-        return [SchemaVersion(subject=found.subject, version=found.version)]
-
-    def get_compatibility(self, subject_name: str | None = None) -> str:
-        self.calls["get_compatibility"] += 1
-        if subject_name not in self.levels:
-            raise SchemaRegistryError(404, 40408, "Subject does not have subject-level compatibility configured")
-        return self.levels[subject_name]
-
-    def set_compatibility(self, subject_name: str | None = None, level: str | None = None) -> str:
-        self.calls["set_compatibility"] += 1
-        self.levels[subject_name] = level or ""
-        return level or ""
 
 
 @pytest.fixture
@@ -108,10 +71,6 @@ def produce_and_read(cluster, topic: str, values: list[bytes], key: bytes | None
     finally:
         consumer.close()
     raise AssertionError(f"read {len(records)} of {len(values)} records back from {topic}")
-
-
-def value_context(topic: str) -> SerializationContext:
-    return SerializationContext(topic, MessageField.VALUE)
 
 
 def payment_message_class() -> Any:

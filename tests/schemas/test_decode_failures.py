@@ -6,11 +6,10 @@ import struct
 import time
 from decimal import Decimal
 
-from confluent_kafka.schema_registry.avro import AvroSerializer
-
 from opsportal.kafka import wire
+from opsportal.kafka.registry_testing import AvroSerializer, value_context
 
-from .conftest import PAYMENT_AVRO, produce_and_read, unused_port, value_context
+from .conftest import PAYMENT_AVRO, produce_and_read, unused_port
 
 PAYMENT = {"payment_id": "p-1", "account_id": "acc-7", "amount": Decimal("1.00"), "currency": "EUR", "note": None}
 

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from confluent_kafka.schema_registry.avro import AvroSerializer
-from confluent_kafka.schema_registry.json_schema import JSONSerializer
-from confluent_kafka.schema_registry.protobuf import ProtobufSerializer
-
 from opsportal.kafka import SubjectVersion, wire
+from opsportal.kafka.registry_testing import AvroSerializer, JSONSerializer, ProtobufSerializer, value_context
 
-from .conftest import PAYMENT_AVRO, PAYMENT_JSON, payment_message_class, produce_and_read, value_context
+from .conftest import PAYMENT_AVRO, PAYMENT_JSON, payment_message_class, produce_and_read
 
 PAYMENT = {"payment_id": "p-1", "account_id": "acc-7", "amount": Decimal("12.30"), "currency": "EUR", "note": None}
 

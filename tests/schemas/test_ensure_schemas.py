@@ -6,9 +6,9 @@ import re
 from io import StringIO
 
 import pytest
-from confluent_kafka.schema_registry import Schema
 from django.core.management import CommandError, call_command
 
+from opsportal.kafka.registry_testing import Schema
 from topics import spec
 
 from .conftest import PAYMENT_AVRO

@@ -5,9 +5,9 @@ from __future__ import annotations
 import struct
 
 import pytest
-from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from opsportal.kafka import Refused, registry, wire
+from opsportal.kafka.registry_testing import SchemaRegistryClient
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from confluent_kafka.schema_registry import Schema
+from opsportal.kafka.registry_testing import Schema
 
 from .conftest import PAYMENT_AVRO, PAYMENT_JSON, unused_port
 
