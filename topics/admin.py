@@ -219,6 +219,8 @@ class TopicAdmin(MirrorAdmin):
             else []
         )
         context = {"topic_groups": groups, "can_browse": request.user.has_perm("topics.browse_messages")}
+        if topic and kafka.registry.enabled():
+            context["schema_subjects"], context["schema_error"] = topic_schema_subjects(topic.name)
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **context})
 
     def sync_now_view(self, request: HttpRequest) -> HttpResponse:
@@ -236,6 +238,14 @@ class TopicAdmin(MirrorAdmin):
         back = request.POST.get("next", "")
         lists = {reverse(f"admin:topics_{name}_changelist") for name in ("topic", "broker", "consumergroup")}
         return HttpResponseRedirect(back if back in lists else reverse("admin:topics_topic_changelist"))
+
+
+def topic_schema_subjects(topic: str) -> tuple[list[kafka.SubjectInfo], str]:
+    """The topic's subjects in the Schema Registry, or why they could not be read (the page still shows)."""
+    try:
+        return kafka.registry.topic_subjects(topic), ""
+    except kafka.RegistryError as exc:
+        return [], str(exc)
 
 
 @admin.register(Broker)

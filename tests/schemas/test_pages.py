@@ -12,6 +12,8 @@ from deadletter.drain import drain_dead_letter
 from deadletter.models import DeadLetterRecord
 from opsportal import kafka
 from opsportal.kafka.registry_testing import AvroSerializer, value_context
+from topics.models import Topic
+from topics.sync import sync_cluster
 
 from .conftest import PAYMENT_AVRO, produce_and_read
 
@@ -76,3 +78,17 @@ def test_without_a_registry_the_same_bytes_show_as_before(admin_client, cluster,
     ).content.decode()
 
     assert "Schema Registry" not in page and "00 00 00 00 01" in page
+
+
+@pytest.mark.django_db
+def test_a_topic_page_shows_its_subjects_and_their_compatibility(avro_value, admin_client, cluster, registry):
+    topic, _ = avro_value
+    registry.set_compatibility(f"{topic}-value", "FORWARD")
+    sync_cluster(cluster)
+
+    page = admin_client.get(
+        reverse("admin:topics_topic_change", args=[Topic.objects.get(name=topic).pk])
+    ).content.decode()
+
+    assert f"<td>{topic}-value</td><td>1</td>" in page
+    assert "AVRO id 1" in page and "FORWARD" in page and "PaymentCaptured" in page
