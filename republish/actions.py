@@ -25,6 +25,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import ngettext
 
 from deadletter.models import DeadLetterRecord
@@ -32,7 +33,7 @@ from opsportal.admin_mixins import ForbiddenActionMixin, operator
 from opsportal.kafka import KafkaClientError
 
 from . import discard as discarding
-from . import edits, jobs, safety
+from . import edits, jobs, links, safety
 from .forms import BulkRepublishForm, DiscardForm, EditForm, TargetForm
 from .headers import business_headers
 from .models import Replay, ReplayJob
@@ -40,7 +41,7 @@ from .outbox import REPUBLISHABLE
 from .publish import Edit, Outcome, RepublishRefused, republish
 from .reconcile import reconcile
 
-SAFETY_PREVIEW = 1000  # records checked for replay safety on a bulk confirmation page
+TOPICS_SHOWN = 10  # target topics listed on a bulk confirmation page; the rest are counted
 
 PERMISSIONS = {
     "republish": "republish.republish_record",
@@ -48,6 +49,10 @@ PERMISSIONS = {
     "bulk_republish": "republish.bulk_republish",
     "discard": "republish.discard_record",
 }
+
+
+def _row_id(value: str) -> bool:
+    return value.isascii() and value.isdigit() and int(value) < 2**63
 
 
 def require(request: HttpRequest, action: str) -> None:
@@ -84,6 +89,14 @@ def selection_unchanged(request: HttpRequest, queryset: QuerySet[DeadLetterRecor
     return shown == selection_of(queryset)
 
 
+def selected_inputs(selected: list[str]) -> str:
+    """The selection carried to the confirm button: one hidden input per id (ints only, checked by
+    ForbiddenActionMixin), built at once rather than by the template engine, row by row."""
+    return mark_safe(  # noqa: S308 - only decimal digits are interpolated
+        "".join(f'<input type="hidden" name="_selected_action" value="{int(pk)}">' for pk in selected if pk.isdigit())
+    )
+
+
 class RepublishAdminMixin(ForbiddenActionMixin):
     """Adds the acts on dead letters to DeadLetterRecordAdmin."""
 
@@ -111,13 +124,25 @@ class RepublishAdminMixin(ForbiddenActionMixin):
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         user = request.user
+        record = DeadLetterRecord.objects.filter(pk=int(object_id)).first() if _row_id(object_id) else None
+        status = record.status if record else None
+        # Django converts the URL's text id as it filters; django-stubs accepts only an int here.
+        replays = Replay.objects.filter(record_id=object_id).select_related("requested_by")[:20]  # type: ignore[misc]
+        returned = (
+            Replay.objects.filter(replay_id=record.returned_replay_id).first()
+            if record and record.returned_replay_id
+            else None
+        )
         extra_context = {
             **(extra_context or {}),
             "can_republish": user.has_perm(PERMISSIONS["republish"]),
             "can_edit_republish": user.has_perm(PERMISSIONS["edit_republish"]),
             "can_discard": user.has_perm(PERMISSIONS["discard"]),
-            # Django converts the URL's text id as it filters; django-stubs accepts only an int here.
-            "replays": Replay.objects.filter(record_id=object_id).select_related("requested_by")[:20],  # type: ignore[misc]
+            # What the record's state allows, decided here: the template only shows or hides.
+            "offer_republish": status in REPUBLISHABLE,
+            "offer_discard": status in discarding.DISCARDABLE and user.has_perm(PERMISSIONS["discard"]),
+            "replays": [(r, links.replay_url(r.pk), links.written_copy_url(r)) for r in replays],
+            "returned_replay": (returned, links.replay_url(returned.pk)) if returned else None,
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -215,7 +240,7 @@ class RepublishAdminMixin(ForbiddenActionMixin):
         original_value = None if record.value is None else bytes(record.value)
         try:
             initial = {
-                "value": edits.editable_text(original_value),
+                "value": edits.editor_text(original_value),
                 "headers": edits.headers_as_text(business_headers(record.raw_headers())),
             }
         except edits.EditRejected as exc:
@@ -229,14 +254,28 @@ class RepublishAdminMixin(ForbiddenActionMixin):
                     original_value, record.raw_headers(), form.cleaned_data["value"], form.cleaned_data["headers"]
                 )
             except edits.EditRejected as exc:
-                form.add_error(None, str(exc))
+                form.add_error(exc.field, str(exc))
         if edit is not None and request.POST.get("post"):
             return self._republish_one(request, record, form.cleaned_data["target_topic"], edit)
-        return self._confirm_one(request, record, form, "edit_republish.html", "Republish an edited copy", edit=edit)
+        return self._confirm_one(
+            request,
+            record,
+            form,
+            "edit_republish.html",
+            "Republish an edited copy",
+            edit=edit,
+            diff_rows=edits.diff_rows(edit.diff) if edit else [],
+            stored_problem=edits.stored_value_problem(original_value) if not form.is_bound else "",
+        )
 
     def discard_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         require(request, "discard")
         record = get_object_or_404(DeadLetterRecord, pk=pk)
+        if record.status not in discarding.DISCARDABLE:
+            self.message_user(
+                request, f"Not discarded: the record is {record.get_status_display().lower()}.", messages.ERROR
+            )
+            return self._back(record)
         form = DiscardForm(request.POST or None)
         if request.method == "POST" and request.POST.get("post") and form.is_valid():
             count = discarding.discard([record.pk], user=operator(request), reason=form.cleaned_data["reason"])
@@ -287,26 +326,24 @@ class RepublishAdminMixin(ForbiddenActionMixin):
             self._start_bulk(request, queryset, form.cleaned_data)
             return None
         target = request.POST.get("target_topic", "")
-        sample = list(queryset.order_by("pk")[:SAFETY_PREVIEW])
         total = queryset.count()
         per_topic = (
             Counter({target: total})
             if target
             else Counter(dict(queryset.order_by().values_list("original_topic").annotate(n=Count("id"))))
         )
-        report = safety.check(sample)
-        flagged = [(record, report.by_record[record.pk]) for record in sample if report.by_record[record.pk].warnings]
+        topics = sorted(per_topic.items(), key=lambda item: -item[1])
         return self._page(
             request,
             "confirm_bulk.html",
             title="Republish these dead letters?",
             form=form,
             total=total,
-            per_topic=sorted(per_topic.items()),
-            checked=len(sample),
-            flagged=flagged,
+            per_topic=topics[:TOPICS_SHOWN],
+            more_topics=len(topics) - TOPICS_SHOWN,
+            report=safety.check_selection(queryset, total),
             not_republishable=queryset.exclude(review__status__in=REPUBLISHABLE).count(),
-            selected=request.POST.getlist(ACTION_CHECKBOX_NAME),
+            selected_inputs=selected_inputs(request.POST.getlist(ACTION_CHECKBOX_NAME)),
             select_across=request.POST.get("select_across", "0"),
             four_eyes=jobs.needs_approval(set(per_topic)),
             selection=signing.dumps(selection_of(queryset), salt=SELECTION_SALT),

@@ -7,9 +7,17 @@ carrying the acts in its place, at the same URLs.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.db import connection
+from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import ngettext
 
 from deadletter.admin import DeadLetterRecordAdmin
@@ -17,7 +25,7 @@ from deadletter.models import DeadLetterRecord
 from opsportal.admin_mixins import ForbiddenActionMixin, ReadOnlyMixin, operator
 from opsportal.kafka import KafkaClientError
 
-from . import jobs
+from . import jobs, links
 from .actions import PERMISSIONS, RepublishAdminMixin, queue_job
 from .models import AuditEntry, Replay, ReplayJob
 from .publish import RepublishRefused
@@ -34,6 +42,86 @@ class RepublishingDeadLetterAdmin(RepublishAdminMixin, DeadLetterRecordAdmin):
 
 admin.site.unregister(DeadLetterRecord)
 admin.site.register(DeadLetterRecord, RepublishingDeadLetterAdmin)
+
+
+JOB_REPLAYS_SHOWN = 20
+
+
+def job_progress(job: ReplayJob) -> dict[str, Any]:
+    """What the job page shows and polls: counts, rate since it started, time left at that rate."""
+    settled = job.done + job.failed + job.skipped
+    running = job.state in (ReplayJob.State.QUEUED, ReplayJob.State.RUNNING)
+    end = timezone.now() if running else (job.finished_at or job.progress_at or timezone.now())
+    seconds = (end - job.started_at).total_seconds() if job.started_at else 0.0
+    rate = settled / seconds if seconds > 0 and job.state != ReplayJob.State.REJECTED else None
+    left = job.total - settled
+    return {
+        "state": job.state,
+        "state_label": job.get_state_display(),
+        "running": running,
+        "sent_anything": job.state not in (ReplayJob.State.REJECTED, ReplayJob.State.AWAITING_APPROVAL),
+        "total": job.total,
+        "settled": settled,
+        "done": job.done,
+        "failed": job.failed,
+        "skipped": job.skipped,
+        "percent": 100 * settled // job.total if job.total else 0,
+        "rate": round(rate, 1) if rate is not None else None,
+        "eta_seconds": round(left / rate) if running and rate and left > 0 else None,
+        "last_error": job.last_error,
+    }
+
+
+class IdFilter(admin.SimpleListFilter):
+    """A filter by one id typed in (a job, a record): too many to list, so a text box."""
+
+    template = "admin/republish/id_filter.html"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        value = self.value()
+        return [(value, value)] if value else [("", "")]  # never empty: Django hides a filter without choices
+
+    def choices(self, changelist: Any) -> Any:
+        keep = {k: v for k, v in changelist.get_filters_params().items() if k != self.parameter_name}
+        yield {
+            "selected": bool(self.value()),
+            "value": self.value() or "",
+            "parameter": self.parameter_name,
+            "hidden": [(k, item) for k, v in keep.items() for item in (v if isinstance(v, list) else [v])],
+            "clear": changelist.get_query_string(remove=[self.parameter_name]),
+        }
+
+    def as_id(self) -> int | None:
+        value = self.value() or ""
+        return int(value) if value.isascii() and value.isdigit() and int(value) < 2**63 else None
+
+
+class JobFilter(IdFilter):
+    title = "job"
+    parameter_name = "job"
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() is None:
+            return queryset
+        return queryset.filter(job_id=self.as_id()) if self.as_id() else queryset.none()
+
+
+class RecordFilter(IdFilter):
+    title = "record id"
+    parameter_name = "record"
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() is None:
+            return queryset
+        record = self.as_id()
+        if record is None:
+            return queryset.none()
+        if connection.vendor == "postgresql":
+            return queryset.filter(record_ids__contains=[record])
+        entries = RawSQL(
+            "SELECT a.id FROM republish_auditentry a, json_each(a.record_ids) j WHERE j.value = %s", [record]
+        )
+        return queryset.filter(Q(pk__in=entries))
 
 
 @admin.register(ReplayJob)
@@ -74,9 +162,14 @@ class ReplayJobAdmin(ReadOnlyAdmin):
     )
     exclude = ("record_ids", "edit")
     actions = ["approve_jobs", "reject_jobs", "run_the_rest"]
+    change_form_template = "admin/republish/replayjob_change_form.html"
 
     @admin.display(description="Progress")
     def progress(self, job: ReplayJob) -> str:
+        if job.state == ReplayJob.State.REJECTED:
+            return "rejected: nothing sent"
+        if job.state == ReplayJob.State.AWAITING_APPROVAL:
+            return f"awaiting approval: 0/{job.total}"
         settled = job.done + job.failed + job.skipped
         shown = f"{settled}/{job.total} ({100 * settled // job.total if job.total else 100}%)"
         if job.seems_abandoned():
@@ -85,7 +178,54 @@ class ReplayJobAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Edit")
     def edit_diff(self, job: ReplayJob) -> str:
-        return job.edit.get("diff", "–") if job.edit else "–"
+        if not job.edit:
+            return "–"
+        return format_html('<pre style="white-space: pre-wrap; overflow-wrap: anywhere">{}</pre>', job.edit["diff"])
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/progress/", view(self.progress_view), name="republish_replayjob_progress"),
+            path("<int:pk>/stop/", view(self.stop_view), name="republish_replayjob_stop"),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        job = ReplayJob.objects.filter(pk=int(object_id)).first() if object_id.isdigit() else None
+        if job is not None and int(object_id) < 2**63:
+            replays = Replay.objects.filter(job=job).order_by("id")[:JOB_REPLAYS_SHOWN]
+            extra_context = {
+                **(extra_context or {}),
+                "live": job_progress(job),
+                "can_stop": self.has_bulk_republish_permission(request),
+                "replays_url": links.job_replays_url(job.pk),
+                "audit_url": f"{reverse('admin:republish_auditentry_changelist')}?job={job.pk}",
+                "job_replays": [(r, links.replay_url(r.pk), links.written_copy_url(r)) for r in replays],
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def progress_view(self, request: HttpRequest, pk: int) -> JsonResponse:
+        if not self.has_view_permission(request):
+            return JsonResponse({"error": "forbidden"}, status=403)
+        return JsonResponse(job_progress(get_object_or_404(ReplayJob, pk=pk)))
+
+    def stop_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        job = get_object_or_404(ReplayJob, pk=pk)
+        if request.method != "POST" or not self.has_bulk_republish_permission(request):
+            return HttpResponse("Stopping a job needs the bulk-republish permission and a POST.", status=403)
+        if jobs.request_stop(job, user=operator(request)):
+            self.message_user(
+                request,
+                f"Job {job.pk} stops after the chunk in flight; what it did not get to stays republishable "
+                "(Run the rest).",
+            )
+        else:
+            self.message_user(
+                request, f"Job {job.pk} is {job.get_state_display().lower()}: nothing to stop.", messages.ERROR
+            )
+        return HttpResponseRedirect(reverse("admin:republish_replayjob_change", args=[job.pk]))
 
     def has_approve_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(PERMISSIONS["bulk_republish"])
@@ -158,22 +298,43 @@ class ReplayJobAdmin(ReadOnlyAdmin):
 
 @admin.register(Replay)
 class ReplayAdmin(ReadOnlyAdmin):
-    list_display = (
-        "replay_id",
-        "state",
-        "record",
-        "target_topic",
-        "target_partition",
-        "offset",
-        "edited",
-        "requested_by",
-        "created_at",
-        "error",
-    )
-    list_filter = ("state", "edited", "target_topic")
+    list_display = ("replay_id", "state", "target_topic", "target_partition", "offset", "record", "created_at")
+    list_filter = ("state", "edited", "target_topic", JobFilter)
     search_fields = ("=replay_id",)
     list_select_related = ("record", "requested_by")
-    readonly_fields = [field.name for field in Replay._meta.fields if field.name != "value"]
+    readonly_fields = [
+        *(field.name for field in Replay._meta.fields if field.name != "value"),
+        "written_copy",
+        "dead_letter",
+        "came_back_as",
+    ]
+
+    @admin.display(description="Written copy")
+    def written_copy(self, replay: Replay) -> str:
+        url = links.written_copy_url(replay)
+        if not url:
+            return "– (not written, or not known yet)"
+        return format_html(
+            '<a href="{}" id="written-copy">{}[{}]@{}</a>',
+            url,
+            replay.target_topic,
+            replay.target_partition,
+            replay.offset,
+        )
+
+    @admin.display(description="Dead letter")
+    def dead_letter(self, replay: Replay) -> str:
+        return format_html(
+            '<a href="{}" id="replay-record">{}</a>', links.record_url(replay.record_id), replay.record_id
+        )
+
+    @admin.display(description="Came back as")
+    def came_back_as(self, replay: Replay) -> str:
+        returned = DeadLetterRecord.objects.filter(returned_replay_id=replay.replay_id).order_by("pk").first()
+        if returned is None:
+            return "– (not dead-lettered again)"
+        return format_html('<a href="{}" id="returned-record">{}</a>', links.record_url(returned.pk), returned)
+
     show_full_result_count = False
     actions = ["reconcile_replays"]
 
@@ -191,11 +352,18 @@ class ReplayAdmin(ReadOnlyAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ("at", "user", "action", "record_count", "target_topic", "outcome")
-    list_filter = ("action",)
+    list_display = ("at", "user", "action", "job_link", "record_count", "target_topic", "outcome")
+    list_filter = ("action", "user", JobFilter, RecordFilter, "at")
     list_select_related = ("user",)
     date_hierarchy = "at"
-    readonly_fields = ("at", "user", "action", "record_ids", "target_topic", "replay_ids", "outcome", "details")
+    readonly_fields = ("at", "user", "action", "job", "record_ids", "target_topic", "replay_ids", "outcome", "details")
+
+    @admin.display(description="Job", ordering="job")
+    def job_link(self, entry: AuditEntry) -> str:
+        if entry.job_id is None:
+            return "–"
+        url = reverse("admin:republish_replayjob_change", args=[entry.job_id])
+        return format_html('<a href="{}">{}</a>', url, entry.job_id)
 
     @admin.display(description="Records")
     def record_count(self, entry: AuditEntry) -> int:

@@ -23,12 +23,40 @@ from .publish import Edit
 
 
 class EditRejected(ValueError):
-    """The edit is not acceptable; the message tells the operator what to fix."""
+    """The edit is not acceptable; the message tells the operator what to fix (field: the form field)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
-def _parse_json(text: str | bytes) -> None:
+# Deeper than this an edit is refused: Python's parser recurses per level (a RecursionError at
+# about 1,000), and no billing event nests more than a few levels.
+MAX_DEPTH = 200
+# Deeper than this a stored value is shown as stored, not laid out (its indentation would be huge).
+PRETTY_DEPTH = 40
+
+
+def _parse_json(text: str | bytes) -> Any:
     # Decimal and str keep every number as written; only validity is asked here.
-    json.loads(text, parse_float=Decimal, parse_int=str)
+    return json.loads(text, parse_float=Decimal, parse_int=str)
+
+
+def json_depth(text: str) -> int:
+    """How deep brackets nest outside strings, without recursing (safe on hostile input)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 def is_json(value: bytes | None) -> bool:
@@ -36,9 +64,93 @@ def is_json(value: bytes | None) -> bool:
         return False
     try:
         _parse_json(value)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return False
     return True
+
+
+def meant_as_json(value: bytes | None) -> bool:
+    """JSON, or text that starts like JSON and failed to parse: the usual deserialization failure."""
+    return value is not None and (value.lstrip()[:1] in (b"{", b"[") or is_json(value))
+
+
+def pretty(text: str) -> str:
+    """JSON text laid out one member per line, every token kept exactly as written.
+
+    Only whitespace outside strings changes, so "100.10" stays "100.10" (a json round trip
+    would not); malformed text is laid out as far as it goes, which shows where it breaks.
+    """
+    if json_depth(text) > PRETTY_DEPTH:
+        return text
+    out: list[str] = []
+    depth, in_string, escaped, i = 0, False, False, 0
+    while i < len(text):
+        char = text[i]
+        i += 1
+        if in_string:
+            out.append(char)
+            escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
+        elif char in " \t\r\n":
+            continue
+        elif char in "[{":
+            rest = text[i:].lstrip()
+            if rest[:1] in ("]", "}"):
+                out.append(char + rest[0])
+                i = len(text) - len(rest) + 1
+            else:
+                depth += 1
+                out.append(char + "\n" + "  " * depth)
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+            out.append("\n" + "  " * depth + char)
+        elif char == ",":
+            out.append(",\n" + "  " * depth)
+        elif char == ":":
+            out.append(": ")
+        else:
+            out.append(char)
+            in_string = char == '"'
+    return "".join(out)
+
+
+def _minified(text: str) -> str:
+    """Whitespace outside strings removed: a laid-out edit sent in the compact shape events travel in."""
+    out, in_string, escaped = [], False, False
+    for char in text:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
+        elif char in " \t\r\n":
+            continue
+        else:
+            in_string = char == '"'
+        out.append(char)
+    return "".join(out)
+
+
+def check_json(text: str, what: str = "the edited value", malformed: str = "is not valid JSON") -> None:
+    """Refused with the parser's own line and column (of the text in the editor)."""
+    if json_depth(text) > MAX_DEPTH:
+        raise EditRejected(f"{what} nests deeper than {MAX_DEPTH} levels", "value")
+    try:
+        parsed = _parse_json(text)
+        json.dumps(parsed, ensure_ascii=False, default=str).encode()
+    except json.JSONDecodeError as exc:
+        raise EditRejected(f"{what} {malformed}: {exc.msg} at line {exc.lineno}, column {exc.colno}", "value") from None
+    except UnicodeEncodeError:
+        raise EditRejected(f"{what} holds a lone surrogate (such as \\ud800): not Unicode text", "value") from None
+    except (ValueError, RecursionError) as exc:
+        raise EditRejected(f"{what} {malformed}: {exc}", "value") from None
+
+
+def stored_value_problem(value: bytes | None) -> str:
+    """Why the stored value, meant as JSON, is not JSON (line and column of its laid-out text), or ""."""
+    if not meant_as_json(value) or value is None:
+        return ""
+    try:
+        check_json(pretty(editable_text(value)), "the stored value")  # line and column as the editor shows it
+    except EditRejected as exc:
+        return str(exc)
+    return ""
 
 
 def editable_text(value: bytes | None) -> str:
@@ -53,6 +165,12 @@ def editable_text(value: bytes | None) -> str:
         ) from None
 
 
+def editor_text(value: bytes | None) -> str:
+    """What the editor opens with: JSON (or text meant as JSON) laid out, anything else as stored."""
+    text = editable_text(value)
+    return pretty(text) if meant_as_json(value) else text
+
+
 def _header_text(value: bytes) -> str:
     try:
         return value.decode("utf-8")
@@ -62,19 +180,31 @@ def _header_text(value: bytes) -> str:
 
 def parse_headers(text: str) -> list[tuple[str, bytes | None]]:
     """Headers as a JSON list of [name, text-or-null] pairs, the form's format."""
+    if json_depth(text) > MAX_DEPTH:
+        raise EditRejected(f"headers nest deeper than {MAX_DEPTH} levels", "headers")
     try:
         pairs = json.loads(text or "[]")
-    except ValueError as exc:
-        raise EditRejected(f"headers must be a JSON list of [name, value] pairs: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise EditRejected(
+            f"headers must be a JSON list of [name, value] pairs: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+            "headers",
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        raise EditRejected(f"headers must be a JSON list of [name, value] pairs: {exc}", "headers") from None
     if not isinstance(pairs, list) or not all(
         isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and (p[1] is None or isinstance(p[1], str))
         for p in pairs
     ):
-        raise EditRejected('headers must be a JSON list of [name, value] pairs, e.g. [["trace-id", "abc"]]')
+        raise EditRejected('headers must be a JSON list of [name, value] pairs, e.g. [["trace-id", "abc"]]', "headers")
     reserved = sorted({name for name, _ in pairs if name in REPLAY_HEADERS})
     if reserved:
-        raise EditRejected(f"{', '.join(reserved)} are set by the portal on every republish; remove them")
-    return [(name, None if value is None else value.encode()) for name, value in pairs]
+        raise EditRejected(f"{', '.join(reserved)} are set by the portal on every republish; remove them", "headers")
+    try:
+        return [(name, None if value is None else value.encode()) for name, value in pairs if name.encode() or True]
+    except UnicodeEncodeError:
+        raise EditRejected(
+            "a header name or value holds a lone surrogate (such as \\ud800): not Unicode text", "headers"
+        ) from None
 
 
 def headers_as_text(headers: list[tuple[str, bytes | None]]) -> str:
@@ -85,6 +215,19 @@ def headers_as_text(headers: list[tuple[str, bytes | None]]) -> str:
     )
 
 
+def _value_bytes(original_value: bytes | None, original_text: str, value_text: str) -> bytes | None:
+    if value_text in (original_text, pretty(original_text)) and (original_value is not None or value_text):
+        return original_value  # untouched (as stored or as laid out): every byte as it was
+    if original_value is None and value_text == "":
+        return None  # a null value left untouched stays null (a tombstone is not an empty value)
+    if meant_as_json(original_value) and "\n" not in original_text.strip() and "\n" in value_text.strip():
+        value_text = _minified(value_text)  # the laid-out editor text goes out as compact as it came
+    try:
+        return value_text.encode()
+    except UnicodeEncodeError:
+        raise EditRejected("the value holds a lone surrogate: not Unicode text", "value") from None
+
+
 def check_edit(
     original_value: bytes | None,
     original_headers: Sequence[tuple[str, bytes | None]],
@@ -92,19 +235,38 @@ def check_edit(
     headers_text: str,
 ) -> Edit:
     original_text = editable_text(original_value)
-    # A null value left untouched stays null (a tombstone is not an empty value).
-    value = None if original_value is None and value_text == "" else value_text.encode()
-    if is_json(original_value):
-        try:
-            _parse_json(value_text)
-        except ValueError as exc:
-            raise EditRejected(f"the original value is JSON; the edited value is not: {exc}") from None
+    if "\r" not in original_text:
+        value_text = value_text.replace("\r\n", "\n")  # browsers send a textarea's lines with CRLF
+    if meant_as_json(original_value):
+        if value_text in (original_text, pretty(original_text)):
+            check_json(value_text, "the value", "is unchanged and still malformed JSON")
+        else:
+            check_json(value_text)
+    value = _value_bytes(original_value, original_text, value_text)
     headers = parse_headers(headers_text)
     kept = business_headers(original_headers)
-    before = [*original_text.splitlines(), "--- headers ---", *headers_as_text(kept).splitlines()]
-    after = [*value_text.splitlines(), "--- headers ---", *headers_as_text(headers).splitlines()]
-    diff = "\n".join(difflib.unified_diff(before, after, "original", "edited", lineterm=""))
-    return Edit(value=value, headers=headers, diff=diff)
+    laid_out = meant_as_json(original_value)
+    return Edit(value=value, headers=headers, diff=edit_diff(original_text, value_text, kept, headers, laid_out))
+
+
+def edit_diff(
+    original_text: str,
+    value_text: str,
+    original_headers: list[tuple[str, bytes | None]],
+    headers: list[tuple[str, bytes | None]],
+    laid_out: bool = True,
+) -> str:
+    """A line-by-line diff of both sides laid out (JSON): one changed member is one changed line."""
+    shown = pretty if laid_out else str
+    before = [*shown(original_text).splitlines(), "--- headers ---", *headers_as_text(original_headers).splitlines()]
+    after = [*shown(value_text).splitlines(), "--- headers ---", *headers_as_text(headers).splitlines()]
+    return "\n".join(difflib.unified_diff(before, after, "original", "edited", lineterm=""))
+
+
+def diff_rows(diff: str) -> list[tuple[str, str]]:
+    """The diff's lines with a class each, for the page: removed, added, hunk or context."""
+    kinds = {"-": "removed", "+": "added", "@": "hunk"}
+    return [(kinds.get(line[:1], "context"), line) for line in diff.splitlines() if line[:3] not in ("---", "+++")]
 
 
 def edit_to_json(edit: Edit | None) -> dict[str, Any]:

@@ -8,8 +8,27 @@ from django.conf import settings
 ORIGINAL = ""
 
 
+def offered_as_target(name: str) -> bool:
+    """A topic a dead letter may be republished to. Never the dead-letter topic (a copy would be
+    drained again as a new dead letter), nor Kafka's or a tool's internal topics ("__*", "_*"),
+    nor dead-letter, retry or test topics by their usual names: republishing into them is never
+    the repair. Billing's own topics (topics.spec) are always offered when they exist."""
+    from topics.spec import TOPICS
+
+    if name == settings.DEAD_LETTER_TOPIC:
+        return False
+    if name in {spec.name for spec in TOPICS}:
+        return True
+    lowered = name.lower()
+    return not (
+        lowered.startswith(("_", "test.", "test-", "test_"))
+        or lowered.endswith((".dlt", "-dlt", ".dlq", "-dlq", "dead-letter", "dead-letters"))
+        or "-retry" in lowered
+    )
+
+
 def target_topic_choices() -> list[tuple[str, str]]:
-    """The mirrored topics (live metadata until the first sync has run)."""
+    """The mirrored topics (live metadata until the first sync has run) that may be a target."""
     from topics.models import Topic
 
     names = list(
@@ -21,7 +40,7 @@ def target_topic_choices() -> list[tuple[str, str]]:
         from opsportal import kafka
 
         names = sorted(name for name, topic in kafka.list_topics().items() if not topic.is_internal)
-    return [(ORIGINAL, "each record's original topic"), *((name, name) for name in names)]
+    return [(ORIGINAL, "each record's original topic"), *((name, name) for name in names if offered_as_target(name))]
 
 
 class TargetForm(forms.Form):

@@ -53,9 +53,10 @@ def create_job(
         edit=edit_to_json(edit),
         state=ReplayJob.State.AWAITING_APPROVAL if awaiting_approval else ReplayJob.State.QUEUED,
     )
-    # The request itself is audited; each chunk the job sends is audited again with its replay ids.
+    # The request is audited here, its end by audit_end (chunks summarised): two entries a job.
     AuditEntry.objects.create(
         user=user,
+        job=job,
         action=AuditEntry.Action.EDITED_REPUBLISH if edit else AuditEntry.Action.BULK_REPUBLISH,
         record_ids=list(record_ids),
         target_topic=target_topic,
@@ -78,6 +79,7 @@ def approve(job: ReplayJob, *, user: User) -> None:
         raise RepublishRefused(f"job {job.pk} is not awaiting approval")
     AuditEntry.objects.create(
         user=user,
+        job=job,
         action=AuditEntry.Action.APPROVE,
         record_ids=job.record_ids[:1000],
         target_topic=job.target_topic,
@@ -94,6 +96,7 @@ def reject(job: ReplayJob, *, user: User) -> None:
         raise RepublishRefused(f"job {job.pk} is not awaiting approval")
     AuditEntry.objects.create(
         user=user,
+        job=job,
         action=AuditEntry.Action.REJECT,
         record_ids=job.record_ids[:1000],
         target_topic=job.target_topic,
@@ -127,12 +130,12 @@ def rest_of(job: ReplayJob, *, user: User) -> ReplayJob:
             f"job {job.pk} left nothing to republish; rows it left publishing are settled by reconcile"
         )
     topics = {job.target_topic}
-    if not job.target_topic:
-        topics = set(
-            _by_ids(DeadLetterRecord.objects.all(), remaining[:CHUNK_SIZE])
-            .values_list("original_topic", flat=True)
-            .distinct()
-        )
+    if not job.target_topic:  # four-eyes decided from every remaining record's topic
+        topics = set()
+        for chunk in chunks(remaining, CHUNK_SIZE):
+            topics.update(
+                _by_ids(DeadLetterRecord.objects.all(), chunk).values_list("original_topic", flat=True).distinct()
+            )
     return create_job(
         remaining,
         user=user,
@@ -158,6 +161,8 @@ def stop_if_abandoned(job: ReplayJob) -> bool:
         last_error=f"stopped: nothing settled since {job.last_moved_at:%Y-%m-%d %H:%M:%S} UTC; its worker was lost",
     )
     job.refresh_from_db()
+    if stopped:
+        audit_end(job)
     return bool(stopped)
 
 
@@ -211,3 +216,51 @@ def record_progress(job: ReplayJob, outcome: Outcome) -> None:
         del progress["last_error"]
         ReplayJob.objects.filter(pk=job.pk).update(**progress)
         raise JobNoLongerRunning(f"job {job.pk} was stopped while it ran")
+
+
+def request_stop(job: ReplayJob, *, user: User) -> bool:
+    """Stop a queued or running job between chunks: the chunk in flight is settled, nothing is
+    half-sent, and what it did not get to stays republishable (Run the rest)."""
+    stopped = ReplayJob.objects.filter(pk=job.pk, state__in=(ReplayJob.State.QUEUED, ReplayJob.State.RUNNING)).update(
+        state=ReplayJob.State.STOPPED,
+        finished_at=timezone.now(),
+        last_error=f"stopped by {user.get_username()}",
+    )
+    if stopped:
+        AuditEntry.objects.create(
+            user=user,
+            job=job,
+            action=AuditEntry.Action.STOP,
+            target_topic=job.target_topic,
+            outcome=f"asked republish job {job.pk} to stop after the chunk in flight",
+        )
+    return bool(stopped)
+
+
+def stop_requested(job: ReplayJob) -> bool:
+    return not ReplayJob.objects.filter(pk=job.pk, state=ReplayJob.State.RUNNING).exists()
+
+
+def audit_end(job: ReplayJob, errors: list[str] | None = None) -> None:
+    """The job's one closing entry: what its chunks did, summed."""
+    job.refresh_from_db()
+    settled = job.done + job.failed + job.skipped
+    size = min(CHUNK_SIZE, job.rate_limit or CHUNK_SIZE)
+    chunk_count = -(-settled // size)
+    errors = list(dict.fromkeys([*(errors or []), *([job.last_error] if job.last_error else [])]))[:10]
+    AuditEntry.objects.create(
+        user=job.requested_by,
+        job=job,
+        action=AuditEntry.Action.JOB_ENDED,
+        target_topic=job.target_topic,
+        outcome=f"republish job {job.pk} {job.get_state_display().lower()}: {settled} of {job.total} settled "
+        f"in {chunk_count} chunk(s): {job.done} republished, {job.failed} failed, {job.skipped} skipped"
+        + (f". First error: {errors[0]}" if errors else ""),
+        details={
+            "chunks": chunk_count,
+            "done": job.done,
+            "failed": job.failed,
+            "skipped": job.skipped,
+            "errors": errors,
+        },
+    )

@@ -93,7 +93,7 @@ class ReplayJob(models.Model):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         FINISHED = "finished", "Finished"
-        STOPPED = "stopped", "Stopped by an error"
+        STOPPED = "stopped", "Stopped"
         REJECTED = "rejected", "Rejected"
 
     state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
@@ -145,10 +145,14 @@ class AuditEntry(models.Model):
         RECONCILE = "reconcile", "Reconcile"
         APPROVE = "approve", "Approve"
         REJECT = "reject", "Reject"
+        STOP = "stop", "Stop a job"
+        JOB_ENDED = "job_ended", "Job ended"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     action = models.CharField(max_length=20, choices=Action.choices)
+    # The bulk job the entry is about: its request, approval, stop and end (filtered on in the audit list).
+    job = models.ForeignKey(ReplayJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries")
     record_ids = models.JSONField(default=list)
     target_topic = models.CharField(max_length=249, blank=True)
     replay_ids = models.JSONField(default=list)

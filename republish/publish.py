@@ -25,6 +25,7 @@ from django.utils import timezone
 from deadletter import header_codec
 from deadletter.models import DeadLetterRecord
 from opsportal import kafka
+from topics.browse import TOPIC_NAME
 
 from . import outbox, pg
 from .headers import replay_headers
@@ -151,6 +152,7 @@ class Targets:
         self._unwritable: dict[tuple[str, int], str] = {}
         self._checked: set[tuple[str, int]] = set()
         self._end_offsets: dict[tuple[str, int], int] = {}
+        self._missing: dict[str, str] = {}  # topics refused once, with the reason: never waited for again
 
     def start_offsets(
         self, wanted: set[tuple[str, int]]
@@ -176,6 +178,11 @@ class Targets:
 
     def plan(self, record: DeadLetterRecord | Source, override: str | None) -> tuple[str, int]:
         topic = target_topic_of(record, override)
+        if topic in self._missing:
+            raise RepublishRefused(self._missing[topic])
+        if not TOPIC_NAME.fullmatch(topic) or topic in (".", ".."):
+            self._missing[topic] = f"{topic[:100]!r} is not a valid Kafka topic name"
+            raise RepublishRefused(self._missing[topic])
         for _attempt in range(3):
             if topic in self.metadata:
                 break
@@ -183,7 +190,8 @@ class Targets:
             time.sleep(0.5)
             self.metadata = kafka.list_topics(admin=self.admin)
         else:
-            raise RepublishRefused(f"target topic {topic!r} does not exist in the cluster")
+            self._missing[topic] = f"target topic {topic!r} does not exist in the cluster"
+            raise RepublishRefused(self._missing[topic])
         return topic, target_partition(record, topic, len(self.metadata[topic].partitions))
 
     def unwritable(self, wanted: set[tuple[str, int]]) -> dict[tuple[str, int], str]:
@@ -244,6 +252,8 @@ class InFlight:
     pending: kafka.PendingDeliveries | None
     error: kafka.KafkaClientError | None
     skipped: int
+    unplanned: dict[int, str]  # records not claimed because they cannot be sent, with the reason
+    job_id: int | None
     user: User | None
     action: str
     target_topic: str
@@ -260,12 +270,15 @@ class InFlight:
         else:
             # Producing failed part-way: some may have been written, so all stay publishing, for reconcile.
             deliveries = [kafka.Delivery(None, None, self.error) for _ in self.sent]
-        outcome = Outcome(skipped=self.skipped)
+        outcome = Outcome(skipped=self.skipped, failed=len(self.unplanned))
+        outcome.errors += list(dict.fromkeys(self.unplanned.values()))[:10]
         settle(self.sent, deliveries, self.refused, self.short, outcome)
+        if self.job_id is not None:
+            return outcome  # a job writes one entry when asked for and one when it ends, not one per chunk
         AuditEntry.objects.create(
             user=self.user,
             action=self.action,
-            record_ids=[c.source.pk for c in self.sent + self.refused],
+            record_ids=[c.source.pk for c in self.sent + self.refused] + list(self.unplanned),
             target_topic=self.target_topic,
             replay_ids=outcome.replay_ids,
             outcome=outcome.summary(),
@@ -297,19 +310,24 @@ def start_republish(
     producer = producer or republish_producer()  # before the claim: a producer that cannot be made claims nothing
     sources = [record if isinstance(record, Source) else Source.of(record) for record in records]
     targets = targets or Targets()
-    planned = {source.pk: targets.plan(source, target_topic) for source in sources}
+    planned, unplanned = plan_each(sources, target_topic, targets)
+    if not planned and len(sources) == 1:
+        raise RepublishRefused(next(iter(unplanned.values())))
     wanted = set(planned.values())
     start_offsets, failures = targets.start_offsets(wanted)
     short = targets.unwritable(wanted) | {p: str(e) for p, e in failures.items()}
 
-    claims = claim(sources, planned, start_offsets, user=user, edit=edit, job=job)
+    plannable = [source for source in sources if source.pk in planned]
+    claims = claim(plannable, planned, start_offsets, user=user, edit=edit, job=job) if plannable else []
     in_flight = InFlight(
         sent=[c for c in claims if c.position not in short],
         refused=[c for c in claims if c.position in short],
         short=short,
         pending=None,
         error=None,
-        skipped=len(sources) - len(claims),
+        skipped=len(plannable) - len(claims),
+        unplanned=unplanned,
+        job_id=job.pk if job else None,
         user=user,
         action=_audit_action(edit, job),
         target_topic=target_topic or "",
@@ -324,6 +342,20 @@ def start_republish(
         # bulk job runs with the cycle collector paused).
         in_flight.error = exc.with_traceback(None)
     return in_flight
+
+
+def plan_each(
+    sources: Sequence[Source], override: str | None, targets: Targets
+) -> tuple[dict[int, tuple[str, int]], dict[int, str]]:
+    """Each record's target partition, planned one by one: a record that cannot be sent (its
+    topic is missing or no topic name) is refused alone, with its reason, never its chunk."""
+    planned, unplanned = {}, {}
+    for source in sources:
+        try:
+            planned[source.pk] = targets.plan(source, override)
+        except RepublishRefused as exc:
+            unplanned[source.pk] = str(exc)
+    return planned, unplanned
 
 
 def _audit_action(edit: Edit | None, job: ReplayJob | None) -> str:

@@ -47,11 +47,14 @@ def run_job(job_id: int) -> Outcome:
     try:
         outcome = run_chunks(job)
     except JobNoLongerRunning:
-        return Outcome()  # stopped elsewhere (as abandoned): it keeps the reason given there
+        jobs.audit_end(job)
+        return Outcome()  # stopped elsewhere (by an operator, or as abandoned): it keeps the reason given there
     except Exception as exc:
         jobs.mark_stopped(job, str(exc))
+        jobs.audit_end(job)
         raise
     jobs.mark_finished(job)
+    jobs.audit_end(job, outcome.errors)
     return outcome
 
 
@@ -66,6 +69,8 @@ def run_chunks(job: ReplayJob) -> Outcome:
     with cyclic_gc.paused(), closing(loaded_ahead(jobs.chunks(job.record_ids, size))) as loaded:
         try:
             for number, (chunk, sources) in enumerate(loaded, start=1):
+                if number > 1 and jobs.stop_requested(job):
+                    raise JobNoLongerRunning(f"job {job.pk} was stopped")  # between chunks: none half-sent
                 if targets is None or time.monotonic() - targets.read_at > TARGETS_MAX_AGE:
                     targets = _targets_or_none()
                 settler.submit(_start_chunk(job, sources, edit, producer, targets))

@@ -8,14 +8,19 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.conf import settings
+from django.db.models import QuerySet
 
 from deadletter.models import DeadLetterRecord
 from opsportal import kafka
+from topics.browse import TOPIC_NAME
 from topics.models import Topic
 
 from .models import Replay
@@ -30,6 +35,8 @@ class Safety:
     already_republished: bool = False
     failed_again: bool = False
     unreadable: str = ""
+    missing: str = ""  # the original topic or partition does not exist, or is no topic name
+    not_checked: bool = False  # the page's time budget ran out before its partition was read
     # The key's original partition is not where murmur2 puts it: its producer partitions
     # differently (librdkafka's default, a custom partitioner), so a replay lands elsewhere.
     partition_mismatch: tuple[int, int] | None = None
@@ -54,8 +61,12 @@ class Safety:
                 f"the original was on partition {original}, a Java/KafkaJS producer puts this key on {murmur2}: "
                 "its other events may be on another partition than the replay"
             )
+        if self.missing:
+            notes.append(f"{self.missing}: it is refused when sent unless a target topic is chosen")
         if self.unreadable:
             notes.append(f"original partition not readable: {self.unreadable}")
+        if self.not_checked:
+            notes.append("newer events of this key not checked: the page's time budget for Kafka ran out")
         return notes
 
 
@@ -68,9 +79,45 @@ class SafetyReport:
         return sum(1 for safety in self.by_record.values() if safety.warnings)
 
 
-def check(records: Sequence[DeadLetterRecord]) -> SafetyReport:
+PAGE_KAFKA_BUDGET = 5.0  # seconds a one-record page may spend reading Kafka, whatever the records
+
+
+class Row(NamedTuple):
+    """What the checks read of a dead letter: a tuple, so a 40,000-row selection builds no model instances."""
+
+    pk: int
+    dlq_topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    key_text: str
+    original_topic: str
+    original_partition: int | None
+    original_offset: int | None
+    event_id: str
+    failed_again: bool
+
+    def __str__(self) -> str:
+        return f"{self.dlq_topic}[{self.partition}]@{self.offset}"
+
+
+Checked = DeadLetterRecord | Row
+
+
+def topic_problem(name: str, partition: int | None, metadata: dict[str, kafka.TopicInfo]) -> str:
+    """Why a record's original partition cannot be read, from one metadata read: never a per-name timeout."""
+    if not TOPIC_NAME.fullmatch(name) or name in (".", ".."):
+        return f"{name[:100]!r} is not a valid Kafka topic name"
+    if name not in metadata:
+        return f"topic {name} does not exist"
+    if partition is not None and not 0 <= partition < len(metadata[name].partitions):
+        return f"partition {partition} of topic {name} does not exist"
+    return ""
+
+
+def check(records: Sequence[Checked], budget: float = PAGE_KAFKA_BUDGET) -> SafetyReport:
     report = SafetyReport({record.pk: Safety() for record in records})
-    _newer_same_key(records, report)
+    _newer_same_key(records, report, time.monotonic() + budget)
     republished_events = set(
         Replay.objects.filter(
             state=Replay.State.REPUBLISHED, record__event_id__in=[r.event_id for r in records if r.event_id]
@@ -95,37 +142,200 @@ def check(records: Sequence[DeadLetterRecord]) -> SafetyReport:
     return report
 
 
-def _partition_mismatch(record: DeadLetterRecord, partitions: int | None) -> tuple[int, int] | None:
+def _partition_mismatch(record: Checked, partitions: int | None) -> tuple[int, int] | None:
     if record.key is None or record.original_partition is None or not partitions:
         return None
     murmur2 = partition_for_key(bytes(record.key), partitions)
     return None if murmur2 == record.original_partition else (record.original_partition, murmur2)
 
 
-def _newer_same_key(records: Sequence[DeadLetterRecord], report: SafetyReport) -> None:
-    """One bounded read per original partition, from the oldest record's offset."""
+def _newer_same_key(records: Sequence[Checked], report: SafetyReport, deadline: float) -> None:
+    """One bounded read per original partition, from the oldest record's offset, a few at once,
+    after one metadata read; partitions not reached by the deadline are marked not checked."""
     # Each record with its key and original offset, both known not None here.
-    by_partition: dict[tuple[str, int], list[tuple[DeadLetterRecord, bytes, int]]] = defaultdict(list)
+    by_partition: dict[tuple[str, int], list[tuple[Checked, bytes, int]]] = defaultdict(list)
     for record in records:
         if record.key is not None and record.original_topic and record.original_offset is not None:
             by_partition[(record.original_topic, record.original_partition or 0)].append(
                 (record, bytes(record.key), record.original_offset)
             )
-    bound = settings.REPUBLISH_SAFETY_SCAN_LIMIT
-    for (topic, partition), group in by_partition.items():
-        keys = {key for _, key, _ in group}
-        start = min(original_offset for _, _, original_offset in group) + 1
-        try:
-            scan = scan_partition(topic, partition, start, _key_in(keys), max_records=bound)
-        except kafka.KafkaClientError as exc:
+    if not by_partition:
+        return
+    try:
+        metadata = kafka.list_topics()
+    except kafka.KafkaClientError as exc:
+        for group in by_partition.values():
             for record, _, _ in group:
                 report.by_record[record.pk].unreadable = str(exc)
-            continue
-        for record, key, original_offset in group:
-            safety = report.by_record[record.pk]
-            safety.newer_same_key = sum(1 for m in scan.matches if m.key == key and m.offset > original_offset)
-            safety.newer_is_lower_bound = not scan.complete
+        return
+    readable = {}
+    for (topic, partition), group in by_partition.items():
+        problem = topic_problem(topic, partition, metadata)
+        for record, _, _ in group if problem else []:
+            report.by_record[record.pk].missing = problem
+        if not problem:
+            readable[(topic, partition)] = group
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="safety-scan") as pool:
+        for position, group in readable.items():
+            pool.submit(_scan_one, position, group, report, deadline)
+
+
+def _scan_one(
+    position: tuple[str, int], group: list[tuple[Checked, bytes, int]], report: SafetyReport, deadline: float
+) -> None:
+    topic, partition = position
+    if time.monotonic() >= deadline:
+        for record, _, _ in group:
+            report.by_record[record.pk].not_checked = True
+        return
+    keys = {key for _, key, _ in group}
+    start = min(original_offset for _, _, original_offset in group) + 1
+    bound = settings.REPUBLISH_SAFETY_SCAN_LIMIT
+    try:
+        scan = scan_partition(topic, partition, start, _key_in(keys), max_records=bound, deadline=deadline)
+    except kafka.KafkaClientError as exc:
+        for record, _, _ in group:
+            report.by_record[record.pk].unreadable = str(exc)
+        return
+    newer: dict[bytes, list[int]] = defaultdict(list)
+    for match in scan.matches:
+        newer[match.key or b""].append(match.offset)
+    for record, key, original_offset in group:
+        safety = report.by_record[record.pk]
+        safety.newer_same_key = sum(1 for offset in newer.get(key, ()) if offset > original_offset)
+        safety.newer_is_lower_bound = not scan.complete
 
 
 def _key_in(keys: set[bytes]) -> Callable[[kafka.Record], bool]:
     return lambda record: record.key in keys
+
+
+# --- a bulk selection ---------------------------------------------------------------------
+
+BULK_KAFKA_BUDGET = 0.4  # seconds the bulk confirmation may read Kafka for newer events of the keys
+BULK_MAX_CHECKED = 100_000  # rows checked in the database; a larger selection says how many were
+EXAMPLES = 5
+
+# How each finding is ranked. Only "stop" and "check" count as flagged: they are what makes a
+# replay wrong (an event applied twice, a record that cannot be sent, a copy landing on another
+# partition than the account's other events). Newer events of the same key are "note": a billing
+# account keeps transacting after one event fails, so nearly every record of an ordinary job has
+# them (29 of 30 in the walkthrough), and the billing consumers order by the event's version;
+# ranked red they hid the few records that matter.
+KINDS = {
+    "already_republished": ("stop", "Event id already republished", "a second copy applies the event twice"),
+    "failed_again": ("stop", "An earlier replay came back", "it was republished and dead-lettered again"),
+    "no_topic": ("stop", "Original topic missing", "refused when sent unless a target topic is chosen"),
+    "unreadable": ("check", "Original partition not readable", "newer events of the key could not be read"),
+    "partition_mismatch": (
+        "check",
+        "Replay lands on another partition",
+        "the key's murmur2 partition (Java/KafkaJS) is not where the original was: "
+        "the account's other events may be on another partition than the replay",
+    ),
+    "newer_same_key": (
+        "note",
+        "Newer events of the same key",
+        "expected for an active account: the replay arrives after them (consumers order by event version)",
+    ),
+    "not_checked": ("note", "Newer events not checked", "the page's time budget for reading Kafka ran out"),
+}
+
+
+@dataclass
+class Finding:
+    kind: str
+    level: str
+    title: str
+    note: str
+    count: int = 0
+    examples: list[tuple[Row, str]] = field(default_factory=list)
+
+
+@dataclass
+class SelectionCheck:
+    total: int
+    checked: int
+    flagged: int
+    findings: list[Finding]
+    partitions_read: int
+    partitions: int
+
+
+def check_selection(queryset: QuerySet[DeadLetterRecord], total: int) -> SelectionCheck:
+    """Every selected record checked in the database (up to BULK_MAX_CHECKED), Kafka within a budget."""
+    rows = [
+        Row._make((*values[:4], None if values[4] is None else bytes(values[4]), *values[5:]))
+        for values in queryset.order_by("pk").values_list(*Row._fields)[:BULK_MAX_CHECKED]
+    ]
+    report = SafetyReport({row.pk: Safety() for row in rows})
+    _newer_same_key(rows, report, time.monotonic() + BULK_KAFKA_BUDGET)
+    selected = queryset.order_by().values("pk")
+    republished = set(
+        Replay.objects.filter(
+            state=Replay.State.REPUBLISHED,
+            record__event_id__in=queryset.order_by().exclude(event_id="").values("event_id"),
+        ).values_list("record__event_id", flat=True)
+    )
+    came_back = set(
+        Replay.objects.filter(
+            record__in=selected,
+            replay_id__in=DeadLetterRecord.objects.filter(returned_replay_id__isnull=False).values(
+                "returned_replay_id"
+            ),
+        ).values_list("record_id", flat=True)
+    )
+    counts = dict(
+        Topic.objects.filter(name__in={row.original_topic for row in rows}).values_list("name", "partition_count")
+    )
+    findings = {kind: Finding(kind, *KINDS[kind]) for kind in KINDS}
+    murmur2: dict[tuple[str, bytes], tuple[int, int] | None] = {}
+    flagged = 0
+    for row in rows:
+        safety = report.by_record[row.pk]
+        safety.already_republished = bool(row.event_id) and row.event_id in republished
+        safety.failed_again = row.failed_again or row.pk in came_back
+        cached = (row.original_topic, row.key or b"")
+        if cached not in murmur2 or row.key is None:
+            murmur2[cached] = _partition_mismatch(row, counts.get(row.original_topic))
+        safety.partition_mismatch = murmur2[cached]
+        kinds = _kinds(row, safety)
+        flagged += any(KINDS[kind][0] != "note" for kind in kinds)
+        for kind, detail in kinds.items():
+            finding = findings[kind]
+            finding.count += 1
+            if len(finding.examples) < EXAMPLES:
+                finding.examples.append((row, detail))
+    partitions = {(row.original_topic, row.original_partition or 0) for row in rows if row.original_topic}
+    unread = {(r.original_topic, r.original_partition or 0) for r in rows if report.by_record[r.pk].not_checked}
+    return SelectionCheck(
+        total=total,
+        checked=len(rows),
+        flagged=flagged,
+        findings=[finding for finding in findings.values() if finding.count],
+        partitions_read=len(partitions - unread),
+        partitions=len(partitions),
+    )
+
+
+def _kinds(row: Row, safety: Safety) -> dict[str, str]:
+    """The findings of one record, each with the detail its example line shows."""
+    kinds = {}
+    if safety.already_republished:
+        kinds["already_republished"] = f"event {row.event_id}"
+    if safety.failed_again:
+        kinds["failed_again"] = "dead-lettered again after a replay"
+    if not row.original_topic:
+        kinds["no_topic"] = "no original topic in its headers"
+    elif safety.missing:
+        kinds["no_topic"] = safety.missing
+    if safety.unreadable:
+        kinds["unreadable"] = safety.unreadable
+    if safety.partition_mismatch:
+        kinds["partition_mismatch"] = "was on {}, murmur2 puts it on {}".format(*safety.partition_mismatch)
+    if safety.newer_same_key:
+        at_least = "at least " if safety.newer_is_lower_bound else ""
+        kinds["newer_same_key"] = f"{at_least}{safety.newer_same_key} newer"
+    if safety.not_checked:
+        kinds["not_checked"] = "not read"
+    return kinds

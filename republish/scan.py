@@ -6,6 +6,7 @@ consumer group: the consumer is assigned the partition and commits nothing.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,8 +31,10 @@ def scan_partition(
     *,
     max_records: int,
     poll_timeout: float = 1.0,
+    deadline: float | None = None,
 ) -> ScanResult:
-    """Read [start, end) of a partition, at most max_records, keeping the records that match."""
+    """Read [start, end) of a partition, at most max_records (and until the monotonic deadline),
+    keeping the records that match."""
     end = latest_offset(topic, partition)
     start = max(start, 0)
     if start >= end:
@@ -44,7 +47,10 @@ def scan_partition(
         idle_polls = 0
         # Offsets can have gaps (transaction markers), so a few empty polls also end the scan.
         while position < stop and idle_polls < 3:
-            records = kafka.poll(consumer, min(SCAN_BATCH, stop - position), poll_timeout)
+            left = poll_timeout if deadline is None else min(poll_timeout, deadline - time.monotonic())
+            if left <= 0:
+                break
+            records = kafka.poll(consumer, min(SCAN_BATCH, stop - position), left)
             idle_polls = 0 if records else idle_polls + 1
             for record in records:
                 if record.offset >= stop:

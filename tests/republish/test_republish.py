@@ -81,8 +81,11 @@ def test_an_edited_republish_sends_the_edit_and_keeps_the_original_on_the_row(de
     row.refresh_from_db()
     assert bytes(row.value) == original
     diff = AuditEntry.objects.get(action="edited_republish").details["diff"].splitlines()
-    assert [line for line in diff if line.startswith("-{")] == [f"-{original.decode()}"]
-    assert [line for line in diff if line.startswith("+{")] == [f"+{edited_value}"]
+    # Laid out one member per line (issue 17): the changed member is the changed line.
+    assert [line for line in diff if line[:1] in "+-" and '"amount"' in line] == [
+        '-  "amount": "1.00"',
+        '+  "amount": "10.00"',
+    ]
 
 
 def test_an_untouched_edit_keeps_every_byte_and_numbers_as_written():

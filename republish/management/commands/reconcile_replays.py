@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import argparse
+import uuid
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -12,12 +14,21 @@ from republish.publish import RepublishRefused
 from republish.reconcile import reconcile
 
 
+def replay_id(value: str) -> str:
+    """A replay id is a UUID: anything else is refused before the database is asked (argparse
+    names --replay in the error and the command exits non-zero)."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value[:60]!r} is not a replay id (a UUID)") from None
+
+
 class Command(BaseCommand):
     help = "Settle replays left in 'publishing' by a crash, by finding their replay id in the target partition."
 
     def add_arguments(self, parser: CommandParser) -> None:
         scope = parser.add_mutually_exclusive_group(required=True)
-        scope.add_argument("--replay", action="append", default=[], help="a replay id (repeatable)")
+        scope.add_argument("--replay", action="append", default=[], type=replay_id, help="a replay id (repeatable)")
         scope.add_argument("--all", action="store_true", help="every replay still publishing")
         parser.add_argument("--user", default=None, help="username recorded in the audit (default: none)")
 

@@ -1,0 +1,36 @@
+"""Links between what the portal knows of a republish: a replay's written copy in the message
+browser, its dead letter, the dead letter it came back as. URLs by name (never an import of a
+higher app), as the layers ask."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.urls import reverse
+
+from .models import Replay
+
+
+def message_url(topic: str, partition: int, offset: int) -> str:
+    """The message browser opened at one message of a topic."""
+    query = {"topic": topic, "partition": partition, "start": "offset", "offset": offset}
+    return f"{reverse('admin:topics_topic_messages')}?{urlencode(query)}"
+
+
+def written_copy_url(replay: Replay) -> str:
+    """Where the copy a replay wrote is, or "" while it is not known (publishing, failed)."""
+    if replay.offset is None:
+        return ""
+    return message_url(replay.target_topic, replay.target_partition, replay.offset)
+
+
+def replay_url(replay_pk: int) -> str:
+    return reverse("admin:republish_replay_change", args=[replay_pk])
+
+
+def record_url(record_pk: int) -> str:
+    return reverse("admin:deadletter_deadletterrecord_change", args=[record_pk])
+
+
+def job_replays_url(job_pk: int) -> str:
+    return f"{reverse('admin:republish_replay_changelist')}?job={job_pk}"
