@@ -219,3 +219,12 @@ def _column(model: type[models.Model], name: str) -> str:
     if not isinstance(field, models.Field) or field.column is None:
         raise TypeError(f"{model.__name__}.{name} has no column")
     return field.column
+
+
+class RegistryDecodeMark(models.Model):
+    """How far the pass that decodes wire-format dead letters through the Schema Registry has walked."""
+
+    last_id = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"decoded through the registry up to record {self.last_id}"

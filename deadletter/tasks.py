@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from deadletter.drain import drain_dead_letter
+from deadletter.registry_fields import fill_registry_fields
 
 log = logging.getLogger(__name__)
 
@@ -33,3 +34,10 @@ def drain_dead_letter_task() -> str:
         return str(result)
     finally:
         lock.release()
+
+
+@shared_task(name="deadletter.fill_registry_fields", ignore_result=True)
+def fill_registry_fields_task() -> int:
+    """Decode, through the Schema Registry, the wire-format dead letters the drain stored raw."""
+    close_old_connections()
+    return fill_registry_fields()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.message_factory import GetMessageClass
 
 from opsportal import kafka
-from opsportal.kafka.registry_testing import InMemoryRegistry, SchemaRegistryClient
+from opsportal.kafka.registry_testing import AvroSerializer, InMemoryRegistry, SchemaRegistryClient, value_context
 
 PAYMENT_AVRO = """{
   "type": "record", "name": "PaymentCaptured", "namespace": "billing",
@@ -24,6 +25,7 @@ PAYMENT_AVRO = """{
     {"name": "note", "type": ["null", "string"], "default": null}
   ]
 }"""
+PAGE_PAYMENT = {"payment_id": "p-9", "account_id": "acc-9", "amount": Decimal("99.50"), "currency": "EUR", "note": None}
 PAYMENT_JSON = """{
   "$schema": "http://json-schema.org/draft-07/schema#", "title": "PaymentCaptured", "type": "object",
   "properties": {"payment_id": {"type": "string"}, "amount_cents": {"type": "integer"}, "currency": {"type": "string"}},
@@ -96,3 +98,9 @@ def payment_message_class() -> Any:
         )
     pool.Add(file_proto)
     return GetMessageClass(pool.FindMessageTypeByName("billing.test.PaymentCaptured"))
+
+
+@pytest.fixture
+def avro_value(registry, make_topic) -> tuple[str, bytes]:
+    topic = make_topic()
+    return topic, AvroSerializer(registry, PAYMENT_AVRO)(PAGE_PAYMENT, value_context(topic))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -11,13 +10,11 @@ from django.urls import reverse
 from deadletter.drain import drain_dead_letter
 from deadletter.models import DeadLetterRecord
 from opsportal import kafka
-from opsportal.kafka.registry_testing import AvroSerializer, value_context
 from topics.models import Topic
 from topics.sync import sync_cluster
 
-from .conftest import PAYMENT_AVRO, produce_and_read
+from .conftest import produce_and_read
 
-PAYMENT = {"payment_id": "p-9", "account_id": "acc-9", "amount": Decimal("99.50"), "currency": "EUR", "note": None}
 BILLING_HEADERS = [
     ("x-original-topic", b"billing.transaction.events"),
     ("x-original-partition", b"3"),
@@ -26,12 +23,6 @@ BILLING_HEADERS = [
     ("x-error-type", b"InsufficientFundsError"),
     ("x-error-message", b"balance too low"),
 ]
-
-
-@pytest.fixture
-def avro_value(registry, make_topic) -> tuple[str, bytes]:
-    topic = make_topic()
-    return topic, AvroSerializer(registry, PAYMENT_AVRO)(PAYMENT, value_context(topic))
 
 
 @pytest.mark.django_db
