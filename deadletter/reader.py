@@ -102,7 +102,11 @@ class Reader:
             item = _END
         except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread, in batch order
             item = exc
-        self.batches.put(item, meanwhile=self._commit_stored)
+        try:
+            self.batches.put(item, meanwhile=self._commit_stored)
+        except BaseException as exc:  # noqa: BLE001 - a refused commit must reach the caller, not end the thread
+            # Handed over without committing again: the caller would otherwise wait for an item forever.
+            self.batches.put(exc)
 
     def _commit_stored(self) -> None:
         """One synchronous commit of the newest offsets the database has committed rows for."""
