@@ -102,6 +102,21 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.get_closest_marker("cluster_changes") is not None)
 
 
+def database_url_for_children() -> str:
+    """The test database as a DATABASE_URL, for a child process (a worker, a manage.py command):
+    it sees what a transactional test commits, and the test sees what it writes."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    settings = connection.settings_dict
+    if settings["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{settings['NAME']}"
+    password = quote(settings["PASSWORD"] or "")
+    credentials = quote(settings["USER"] or "") + (f":{password}" if password else "")
+    return f"postgres://{credentials}@{settings['HOST'] or 'localhost'}:{settings['PORT'] or 5432}/{settings['NAME']}"
+
+
 def ensure_ops_groups() -> None:
     """Grant the Ops groups as the data migrations do: tests that flush the database
     (live server, transactional) remove the rows the migrations wrote."""

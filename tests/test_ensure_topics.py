@@ -63,7 +63,7 @@ def test_a_second_run_reports_ok_and_changes_nothing(specs, cluster, capsys):
 
 
 def test_dry_run_creates_nothing_and_fails(specs, cluster, capsys):
-    with pytest.raises(CommandError):
+    with pytest.raises(CommandError, match="the cluster does not match topics/spec.py"):
         call_command("ensure_topics", "--dry-run")
 
     assert "would create" in capsys.readouterr().out

@@ -16,7 +16,7 @@ def start(**env: str) -> subprocess.CompletedProcess:
     unset = {"SECRET_KEY_FILE": "/nonexistent/secret_key"}  # not the key ./dev generated
     environment = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")} | unset | env
     return subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=ROOT, env=environment, capture_output=True, text=True
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
     )
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from deadletter.drain import DrainResult, drain_dead_letter
@@ -19,8 +17,9 @@ def dlq_topic(make_topic) -> str:
 
 
 @pytest.fixture
-def group_id() -> str:
-    return f"test-drain-{uuid.uuid4().hex[:10]}"
+def group_id(group_names) -> str:
+    """The drain's consumer group; deleted after the test with the root group_names fixture."""
+    return group_names("test-drain")
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ def ensure_jars() -> Path:
             ["mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies", f"-DoutputDirectory={fresh}"],
             capture_output=True,
             text=True,
+            timeout=600,  # a first resolution downloads the jars
         )
         if result.returncode != 0:
             raise RuntimeError(f"Maven could not resolve {POM}:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")

@@ -9,8 +9,6 @@ drain decoded is compared with those headers.
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from deadletter.models import DeadLetterRecord
@@ -75,9 +73,11 @@ def as_spring_wrote_it(record: WrittenRecord) -> dict:
     }
 
 
-def test_dead_letters_written_by_spring_kafka_are_decoded_as_spring_wrote_them(make_topic, cluster, dlq_topic, drain):
+def test_dead_letters_written_by_spring_kafka_are_decoded_as_spring_wrote_them(
+    make_topic, group_names, cluster, dlq_topic, drain
+):
     source, hop = make_topic(prefix="test.spring.source"), make_topic(prefix="test.spring.hop")
-    group, hop_group = f"test-spring-{uuid.uuid4().hex[:10]}", f"test-spring-hop-{uuid.uuid4().hex[:10]}"
+    group, hop_group = group_names("test-spring"), group_names("test-spring-hop")
 
     run = write_dead_letters(cluster.bootstrap_servers, source, hop, dlq_topic, group, hop_group)
     assert drain().inserted == 4

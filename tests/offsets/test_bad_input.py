@@ -65,7 +65,7 @@ def test_the_admin_form_rejects_bad_input_clearly_and_changes_nothing(scenario, 
 
 
 def test_the_command_needs_exactly_one_scope_and_one_reset_type(scenario):
-    with pytest.raises(CommandError):
+    with pytest.raises(CommandError, match="one of the arguments --topic --all-topics is required"):
         call_command("reset_offsets", scenario.group, "--to-earliest")
-    with pytest.raises(CommandError):
+    with pytest.raises(CommandError, match="argument --to-latest: not allowed with argument --to-earliest"):
         call_command("reset_offsets", scenario.group, "--all-topics", "--to-earliest", "--to-latest")

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from opsportal import kafka
 from opsportal.kafka.testing import produce_records
+from tests.conftest import ensure_ops_groups
 from topics.models import ConsumerGroup, GroupOffset
 from topics.sync import sync_group
 
@@ -16,11 +17,11 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def committed_group(make_topic, cluster):
+def committed_group(make_topic, group_names, cluster):
     topic = make_topic(partitions=2, prefix="test.group-page")
     producer = kafka.producer(cluster)
     produce_records(producer, topic, [(b"k", b"v", ())] * 6, partition=0, cluster=cluster)
-    group_id = f"test-group-page-{topic.rsplit('.', 1)[1]}"
+    group_id = group_names("test-group-page")
     consumer = kafka.consumer(group_id, cluster)
     kafka.commit_positions(consumer, {(topic, 0): 4}, cluster)
     consumer.close()
@@ -28,6 +29,7 @@ def committed_group(make_topic, cluster):
 
 
 def user_in(group: str) -> User:
+    ensure_ops_groups()  # whatever ran before: a transactional test flushes the rows the migrations wrote
     user = User.objects.create_user(f"user-{group.split()[1].lower()}", is_staff=True)
     user.groups.add(Group.objects.get(name=group))
     return user

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -9,9 +10,12 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import redis
 from django.contrib.auth.models import Group, User
+from django.urls import reverse
 
 from deadletter.drain import drain_dead_letter
 from deadletter.models import DeadLetterRecord
@@ -60,7 +64,7 @@ def original_topic(make_topic, cluster) -> str:
 
 
 @pytest.fixture
-def dead_letters(make_topic, cluster, original_topic):
+def dead_letters(make_topic, cluster, original_topic, group_names):
     """dead_letters([(key, value), ...]) -> DeadLetterRecord rows, written to the original topic
     first (so they have real original offsets), dead-lettered, then drained for real."""
     dlq = make_topic(partitions=1, prefix="test.dlq")
@@ -77,22 +81,29 @@ def dead_letters(make_topic, cluster, original_topic):
         ]
         ((_, first_offset), *_) = produce_records(producer, dlq, failed, cluster=cluster)
         drain_dead_letter(
-            topic=dlq, group_id=f"test-{uuid.uuid4().hex[:8]}", until_empty=True, timeout=1.0, cluster=cluster
+            topic=dlq, group_id=group_names("test-drain"), until_empty=True, timeout=1.0, cluster=cluster
         )
         return list(DeadLetterRecord.objects.filter(dlq_topic=dlq, offset__gte=first_offset).order_by("offset"))
 
     return make
 
 
-def read_partition(cluster, topic: str, partition: int, start: int = 0) -> list[kafka.Record]:
-    """Everything in one partition from start, read back without a consumer group."""
+def read_partition(cluster, topic: str, partition: int, start: int = 0, timeout: float = 30.0) -> list[kafka.Record]:
+    """Everything in one partition from start to its end offset now, read back without a consumer
+    group (assigned, never committed). Fails at the deadline rather than return part of it, so
+    that "nothing (more) was written" is never concluded from a slow read."""
     end = kafka.list_offsets([(topic, partition)], "latest", cluster)[0][(topic, partition)]
-    consumer = kafka.consumer(f"test-read-{uuid.uuid4().hex[:8]}", cluster)
+    if start >= end:
+        return []
+    consumer = kafka.consumer(f"test-read-{uuid.uuid4().hex[:8]}", cluster)  # never commits: no group is made
     kafka.assign(consumer, {(topic, partition): start})
     records: list[kafka.Record] = []
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + timeout
     try:
-        while (not records or records[-1].offset < end - 1) and start < end and time.monotonic() < deadline:
+        while not records or records[-1].offset < end - 1:
+            assert time.monotonic() < deadline, (
+                f"read {len(records)} record(s) of {topic}[{partition}] {start}..{end - 1} in {timeout:.0f}s"
+            )
             records += kafka.poll(consumer, 1000, 0.5, cluster)
     finally:
         consumer.close()
@@ -125,3 +136,90 @@ def manage(database: Path | str, *args: str, env: dict | None = None) -> subproc
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=180
     )
+
+
+CHANGELIST = "admin:deadletter_deadletterrecord_changelist"
+JOBS = "admin:republish_replayjob_changelist"
+
+
+def bulk_republish(client, rows: list[DeadLetterRecord], target_topic: str = "", rate_limit: str = ""):
+    """The admin's bulk republish as an operator does it: the confirmation page, then its form."""
+    selected = [row.pk for row in rows]
+    confirmation = client.post(reverse(CHANGELIST), {"action": "republish_selected", "_selected_action": selected})
+    assert confirmation.status_code == 200, confirmation.status_code
+    data = {
+        "action": "republish_selected",
+        "_selected_action": selected,
+        "post": "yes",
+        "target_topic": target_topic,
+        "rate_limit": rate_limit,
+        "selection": confirmation.context["selection"],
+    }
+    return client.post(reverse(CHANGELIST), data, follow=True)
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+@pytest.fixture
+def second_operator(db) -> User:
+    ensure_ops_groups()
+    user = User.objects.create_user("oscar-second-operator", password="pw-second-123", is_staff=True)
+    user.groups.add(Group.objects.get(name="Ops operator"))
+    return user
+
+
+@pytest.fixture
+def task_queue():
+    """The tasks the portal queues go through the real Redis (CELERY_BROKER_URL) to a queue of this
+    test's own, which no worker but one the test starts reads. `.sent()` lists what was queued
+    there: [(task name, args)], oldest first, without taking it off the queue."""
+    from django.conf import settings
+
+    from opsportal.celery import app
+
+    name = f"test-tasks-{uuid.uuid4().hex[:10]}"
+    previous = app.conf.get("task_default_queue") or "celery"
+    app.conf.task_default_queue = name
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+
+    def sent() -> list[tuple[str, tuple]]:
+        messages = [json.loads(raw) for raw in reversed(client.lrange(name, 0, -1))]  # LPUSHed: newest first
+        return [(m["headers"]["task"], ast.literal_eval(m["headers"]["argsrepr"])) for m in messages]
+
+    yield SimpleNamespace(name=name, sent=sent)
+    app.conf.task_default_queue = previous
+    # The queue and the bindings kombu's Redis transport keeps for it (_kombu.binding[_permanent].NAME).
+    for key in [name, *client.scan_iter(f"_kombu.binding*.{name}")]:
+        client.delete(key)
+    client.close()
+
+
+@pytest.fixture
+def four_eyes_on_the_original_topic(settings, original_topic) -> str:
+    """Four-eyes on, for the topic the dead_letters fixture's records came from."""
+    settings.OPSPORTAL_FOUR_EYES, settings.OPSPORTAL_FOUR_EYES_TOPICS = True, [original_topic]
+    return original_topic
+
+
+@pytest.fixture(autouse=True)
+def jobs_run_as_in_production(monkeypatch):
+    """A job run in a test takes the path it takes in production: on PostgreSQL, with its read-ahead
+    and settle threads, which need committed rows (a transactional test). A test inside a
+    transaction would silently take the one-thread path instead; this makes it fail."""
+    from django.db import connection
+
+    from republish import runner
+
+    run_chunks = runner.run_chunks
+
+    def checked(job):
+        if connection.vendor == "postgresql":
+            assert runner.other_connections_see_our_rows(), (
+                "the job would run without its helper threads, a path production on PostgreSQL never takes "
+                "(inside the test's transaction? mark the test django_db(transaction=True))"
+            )
+        return run_chunks(job)
+
+    monkeypatch.setattr(runner, "run_chunks", checked)

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import User
 from django.db import OperationalError, connection
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from deadletter.models import DeadLetterRecord, Review, Status
@@ -17,7 +21,7 @@ from republish.models import Replay, ReplayJob
 from republish.publish import Outcome, RepublishRefused, republish
 from republish.tasks import run_replay_job
 
-from .conftest import billing_event, read_partition, wait_for_metadata
+from .conftest import JOBS, billing_event, bulk_republish, read_partition, wait_for_metadata
 
 pytestmark = pytest.mark.django_db
 
@@ -47,16 +51,22 @@ def stored_rows(count: int, original_topic: str) -> list[int]:
     return list(DeadLetterRecord.objects.filter(dlq_topic="test.bulk-dlq").order_by("pk").values_list("pk", flat=True))
 
 
-def settled_on(monkeypatch) -> list[str]:
-    """The names of the threads that settle each chunk of a job."""
-    threads, finish_chunk = [], runner.finish_chunk
+def settled_on(monkeypatch) -> list[bool]:
+    """For each chunk a job settles, in order: whether it was settled on the job's own thread
+    (the test's: tasks run here with apply())."""
+    on_job_thread, finish_chunk, job_thread = [], runner.finish_chunk, threading.get_ident()
 
     def recording(*args):
-        threads.append(threading.current_thread().name)
+        on_job_thread.append(threading.get_ident() == job_thread)
         return finish_chunk(*args)
 
     monkeypatch.setattr(runner, "finish_chunk", recording)
-    return threads
+    return on_job_thread
+
+
+# Where a second connection sees the job's rows (PostgreSQL, committed), chunks are read ahead
+# and settled on helper threads; on SQLite everything happens on the job's thread.
+HELPER_THREADS = connection.vendor == "postgresql"
 
 
 # Committed rows, as a Celery worker sees them: chunks are settled on the job's settle thread.
@@ -75,7 +85,7 @@ def test_a_bulk_republish_of_ten_thousand_rows_lands_each_once_with_progress(
     job.refresh_from_db()
     assert (job.state, job.done, job.failed, job.skipped, job.total) == ("finished", BULK, 0, 0, BULK)
     # Two chunks of 5,000; SQLite lets one connection write at a time, so there the job's thread settles.
-    assert threads == [f"settle-job-{job.pk}" if connection.vendor != "sqlite" else "MainThread"] * 2
+    assert threads == [not HELPER_THREADS] * 2
     assert "10000 republished" in result
     origins = Counter(
         dict(record.headers)["x-replayed-from"] for p in range(3) for record in read_partition(cluster, target, p)
@@ -153,10 +163,10 @@ def test_a_chunk_that_cannot_be_read_stops_the_job_before_anything_of_it_is_clai
     job_in_chunks_of_100, cluster, operator, monkeypatch
 ):
     target, ids, job = job_in_chunks_of_100(300, "test.bulk-unread")
-    load_sources, readers = runner.load_sources, []
+    load_sources, readers, job_thread = runner.load_sources, [], threading.get_ident()
 
     def database_gone_on_the_second_read(chunk):
-        readers.append(threading.current_thread().name)
+        readers.append(threading.get_ident() == job_thread)
         if len(readers) == 2:
             raise OperationalError("server closed the connection unexpectedly")
         return load_sources(chunk)
@@ -169,7 +179,7 @@ def test_a_chunk_that_cannot_be_read_stops_the_job_before_anything_of_it_is_clai
     job.refresh_from_db()
     assert job.state == ReplayJob.State.STOPPED and "server closed the connection" in job.last_error
     # Read ahead on a thread of its own where a second connection can see the rows.
-    assert readers == ["load-chunks" if connection.vendor != "sqlite" else "MainThread"] * 2
+    assert readers == [not HELPER_THREADS] * 2
     # The first chunk went out and was settled; the unread one and the one after it were never claimed.
     statuses = statuses_of(ids)
     assert statuses == {Status.REPUBLISHED: 100, Status.NEW: 200}
@@ -233,6 +243,7 @@ def test_a_job_that_moved_on_since_it_was_read_is_not_stopped(operator):
     assert job.state == ReplayJob.State.RUNNING and ReplayJob.objects.count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_job_runs_once_even_if_its_task_is_delivered_twice(make_topic, cluster, operator):
     target = make_topic(partitions=1, prefix="test.bulk-target")
     wait_for_metadata(cluster, target)
@@ -248,39 +259,60 @@ def test_a_job_runs_once_even_if_its_task_is_delivered_twice(make_topic, cluster
     assert len(read_partition(cluster, target, 0)) == 5
 
 
+@pytest.mark.django_db(transaction=True)
 def test_four_eyes_holds_a_transaction_republish_until_a_second_operator_approves(
-    make_topic, cluster, operator, settings
+    make_topic, cluster, operator, second_operator, settings, task_queue
 ):
     target = make_topic(partitions=1, prefix="test.four-eyes")
     wait_for_metadata(cluster, target)
     settings.OPSPORTAL_FOUR_EYES, settings.OPSPORTAL_FOUR_EYES_TOPICS = True, [target]
-    assert jobs.needs_approval({target}) and not jobs.needs_approval({"billing.saga.events"})
-    job = jobs.create_job(stored_rows(3, target), user=operator, target_topic=target, awaiting_approval=True)
+    rows = list(DeadLetterRecord.objects.filter(pk__in=stored_rows(3, target)))
+    requester, approver = Client(), Client()
+    requester.force_login(operator)
+    approver.force_login(second_operator)
 
-    run_replay_job.apply(args=[job.pk])
-    with pytest.raises(RepublishRefused, match="second operator"):
-        jobs.approve(job, user=operator)
-    assert read_partition(cluster, target, 0) == []
+    bulk_republish(requester, rows)  # the admin decides the job waits: nothing in the test says so
 
-    second = User.objects.create_user("second-operator")
-    jobs.approve(job, user=second)
-    run_replay_job.apply(args=[job.pk])
+    job = ReplayJob.objects.get()
+    assert job.state == ReplayJob.State.AWAITING_APPROVAL and task_queue.sent() == []
+    run_replay_job.apply(args=[job.pk])  # a task delivered anyway sends nothing
+    requester.post(reverse(JOBS), {"action": "approve_jobs", "_selected_action": [job.pk]})
+    job.refresh_from_db()
+    assert job.state == ReplayJob.State.AWAITING_APPROVAL and read_partition(cluster, target, 0) == []
+
+    approver.post(reverse(JOBS), {"action": "approve_jobs", "_selected_action": [job.pk]})
+    ((task, args),) = task_queue.sent()
+    assert (task, args) == ("republish.run_replay_job", (job.pk,))
+    run_replay_job.apply(args=args)
 
     job.refresh_from_db()
-    assert (job.state, job.done, job.approved_by) == ("finished", 3, second)
+    assert (job.state, job.done, job.approved_by) == ("finished", 3, second_operator)
     assert len(read_partition(cluster, target, 0)) == 3
 
 
-def test_the_rate_limit_spaces_the_job_out(make_topic, cluster, operator):
+@pytest.mark.django_db(transaction=True)
+def test_the_rate_limit_spaces_the_job_out(make_topic, cluster, operator, monkeypatch):
+    """20 records/s for 40 records: chunks of 20, each followed by a wait until 20 more records'
+    worth of time has passed since the start. On a clock of the test's own, moved only by those
+    waits, so the figures are exact whatever the machine's speed."""
     target = make_topic(partitions=1, prefix="test.rate")
     wait_for_metadata(cluster, target)
     job = jobs.create_job(stored_rows(40, "billing.nowhere"), user=operator, target_topic=target, rate_limit=20)
+    now, waits = [time.monotonic()], []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    monkeypatch.setattr(runner, "time", SimpleNamespace(monotonic=lambda: now[0], sleep=sleep))
+    chunks = settled_on(monkeypatch)
 
     run_replay_job.apply(args=[job.pk])
 
     job.refresh_from_db()
-    elapsed = (job.finished_at - job.started_at).total_seconds()
-    assert job.done == 40 and elapsed >= 1.5  # 40 records at 20/s: two chunks, one wait between
+    assert (job.state, job.done) == ("finished", 40)
+    assert len(chunks) == 2
+    assert waits == [pytest.approx(1.0), pytest.approx(1.0)]
 
 
 def test_safety_flags_newer_events_of_the_key_a_republished_event_id_and_a_returned_replay(
@@ -326,16 +358,22 @@ def test_a_job_is_not_approvable_twice(operator):
         jobs.approve(job, user=User.objects.create_user("other"))
 
 
-def test_a_rejected_job_sends_nothing(make_topic, cluster, operator):
+@pytest.mark.django_db(transaction=True)
+def test_a_rejected_job_sends_nothing(make_topic, cluster, operator, second_operator, settings, task_queue):
     target = make_topic(partitions=1, prefix="test.reject")
-    job = jobs.create_job(stored_rows(2, target), user=operator, target_topic=target, awaiting_approval=True)
+    settings.OPSPORTAL_FOUR_EYES, settings.OPSPORTAL_FOUR_EYES_TOPICS = True, [target]
+    requester, reviewer = Client(), Client()
+    requester.force_login(operator)
+    reviewer.force_login(second_operator)
+    bulk_republish(requester, list(DeadLetterRecord.objects.filter(pk__in=stored_rows(2, target))))
+    job = ReplayJob.objects.get(state=ReplayJob.State.AWAITING_APPROVAL)
 
-    jobs.reject(job, user=User.objects.create_user("reviewer"))
+    reviewer.post(reverse(JOBS), {"action": "reject_jobs", "_selected_action": [job.pk]})
     run_replay_job.apply(args=[job.pk])
 
     job.refresh_from_db()
     assert (job.state, job.done) == ("rejected", 0)
-    assert read_partition(cluster, target, 0) == []
+    assert read_partition(cluster, target, 0) == [] and task_queue.sent() == []
     with pytest.raises(RepublishRefused):
         jobs.approve(job, user=User.objects.create_user("late-approver"))
 

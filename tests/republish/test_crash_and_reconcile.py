@@ -32,7 +32,7 @@ publish.republish(list(DeadLetterRecord.objects.all()), user=user, producer=None
 
 
 @pytest.fixture
-def drained_database(tmp_path, make_topic, cluster, original_topic):
+def drained_database(tmp_path, make_topic, group_names, cluster, original_topic):
     """A file database holding one drained dead letter, shared with child processes."""
     database = tmp_path / "portal.sqlite3"
     assert manage(database, "migrate", "--noinput").returncode == 0
@@ -43,7 +43,7 @@ def drained_database(tmp_path, make_topic, cluster, original_topic):
     headers = billing_headers(original_topic, partition, offset)
     produce_records(producer, dlq, [(b"acc_crash", value, headers)])
     drain = manage(
-        database, "drain_dead_letter", "--topic", dlq, "--group-id", f"t-{uuid.uuid4().hex[:8]}", "--until-empty"
+        database, "drain_dead_letter", "--topic", dlq, "--group-id", group_names("test-drain"), "--until-empty"
     )
     assert drain.returncode == 0, drain.stderr
     return database

@@ -8,7 +8,6 @@ import sqlite3
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.contrib.auth.models import User
@@ -19,6 +18,7 @@ from django.utils import timezone
 from deadletter.models import DeadLetterRecord, Status
 from republish import jobs, runner
 from republish.models import Replay, ReplayJob
+from tests.conftest import database_url_for_children
 
 from .conftest import manage, read_partition
 
@@ -107,16 +107,23 @@ def test_the_rest_of_a_job_whose_worker_was_killed_goes_out_once(tmp_path, make_
     assert jobs[1][:2] == ("finished", 10)
     assert statuses == {"republished": 20, "publishing": 20}
 
-    # The chunks it left publishing are reconcile's: chunk 2 is found in the topic, chunk 3 was
-    # still in the producer's queue at the kill, never written: failed.
+    # The chunks it left publishing are reconcile's: what the producer had written before the kill
+    # is found in the topic (republished), what was still in its queue is failed. How much of
+    # chunks 2 and 3 got out depends on the producer's timing, so it is counted, not expected.
     age(database, "republish_replay", "created_at")
     reconciled = manage(database, "reconcile_replays", "--all")
     assert reconciled.returncode == 0, reconciled.stderr
-    assert jobs_and_rows(database)[1] == {"republished": 30, "failed": 10}
+    statuses = jobs_and_rows(database)[1]
+    assert set(statuses) <= {"republished", "failed"} and statuses["republished"] >= 20, statuses
+    assert statuses["republished"] + statuses["failed"] == 40
+    written = Counter(dict(record.headers)["x-replayed-from"] for record in read_partition(cluster, target, 0))
+    assert len(written) == statuses["republished"] and set(written.values()) == {1}
 
     # Failed rows may be republished: the stopped job's rest is now exactly those.
-    again = manage(database, "shell", "-c", RUN_THE_REST)
-    assert "rest: 10" in again.stdout and "10 republished" in again.stdout, again.stderr
+    if statuses["failed"]:
+        again = manage(database, "shell", "-c", RUN_THE_REST)
+        failed = statuses["failed"]
+        assert f"rest: {failed}" in again.stdout and f"{failed} republished" in again.stdout, again.stderr
     assert jobs_and_rows(database)[1] == {"republished": 40}
     origins = Counter(dict(record.headers)["x-replayed-from"] for record in read_partition(cluster, target, 0))
     assert len(origins) == 40 and set(origins.values()) == {1}
@@ -158,11 +165,3 @@ def test_on_postgresql_a_worker_killed_with_its_helper_threads_loses_nothing(mak
     assert DeadLetterRecord.objects.exclude(review__status=Status.REPUBLISHED).count() == 0
     origins = Counter(dict(record.headers)["x-replayed-from"] for record in read_partition(cluster, target, 0))
     assert len(origins) == 60 and set(origins.values()) == {1}
-
-
-def database_url_for_children() -> str:
-    """The test database, for a child process (it sees what this test commits, and the reverse)."""
-    settings = connection.settings_dict
-    password = quote(settings["PASSWORD"] or "")
-    credentials = quote(settings["USER"] or "") + (f":{password}" if password else "")
-    return f"postgres://{credentials}@{settings['HOST'] or 'localhost'}:{settings['PORT'] or 5432}/{settings['NAME']}"

@@ -21,6 +21,7 @@ def java_partitions(keys: list[bytes], partitions: int) -> list[int]:
         capture_output=True,
         text=True,
         check=True,
+        timeout=120,
     )
     return [int(line) for line in result.stdout.split()]
 
