@@ -72,14 +72,14 @@ def wait_until(condition, timeout: float, what: str, workers) -> None:
         time.sleep(0.3)
 
 
-def test_two_workers_draining_at_once_store_every_record_once(two_workers, queue, make_topic, cluster):
+def test_two_workers_draining_at_once_store_every_record_once(two_workers, queue, make_topic, cluster, group_names):
     dlq = make_topic(partitions=1, prefix="test.deploy-dlq")
     count = 3000
     producer = kafka.producer(cluster)
     records = [(f"acc_{n}".encode(), b'{"eventType": "X"}' + bytes(500), ()) for n in range(count)]
     produce_records(producer, dlq, records, cluster=cluster)
     redis.Redis.from_url(TEST_REDIS_URL).delete(DRAIN_LOCK)  # a lock a killed earlier run left
-    workers = two_workers(DEAD_LETTER_TOPIC=dlq, DEAD_LETTER_DRAIN_GROUP_ID=f"deploy-drain-{uuid.uuid4().hex[:8]}")
+    workers = two_workers(DEAD_LETTER_TOPIC=dlq, DEAD_LETTER_DRAIN_GROUP_ID=group_names("deploy-drain"))
 
     # Each idle worker takes one: both drains start at the same moment.
     send(queue, "deadletter.drain_dead_letter")
@@ -139,7 +139,8 @@ def read_all(cluster, topic: str, partition: int) -> list[kafka.Record]:
     records: list[kafka.Record] = []
     deadline = time.monotonic() + 30
     try:
-        while len(records) < end and time.monotonic() < deadline:
+        while len(records) < end:
+            assert time.monotonic() < deadline, f"read {len(records)} of {end} records of {topic}[{partition}] in 30 s"
             records += kafka.poll(consumer, 1000, 0.5, cluster)
     finally:
         consumer.close()

@@ -49,7 +49,7 @@ def test_a_wrong_ca_says_the_tls_handshake_failed_and_names_the_ca_file(misconfi
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=other",
          "-keyout", str(tmp_path / "other.key"), "-out", str(other_ca)],
-        check=True, capture_output=True,
+        check=True, capture_output=True, timeout=60,
     )  # fmt: skip
     misconfigured(ssl_ca_location=str(other_ca))
 
