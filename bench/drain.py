@@ -1,7 +1,7 @@
 """Benchmark the dead-letter drain against its two limits (not a test).
 
     DATABASE_URL=postgres://... DEBUG=0 SECRET_KEY=bench ALLOWED_HOSTS=localhost \
-        .venv/bin/python bench/drain.py [--records 200000] [--list-rows 1000000]
+        .venv/bin/python bench/drain.py [--records 200000] [--list-rows 1000000] [--avro]
 
 Produces ~1 KiB dead-letter records in every convention to a fresh topic, then measures
 1. raw consume: kafka.poll_raw (plain tuples) with no database;
@@ -10,6 +10,9 @@ Produces ~1 KiB dead-letter records in every convention to a fresh topic, then m
    SQLite); the rows are deleted and the table vacuumed afterwards, untimed;
 3. drain_dead_letter end to end, in a child process so its peak RSS is its own;
 and the median server time of the admin list page with --list-rows rows in the table.
+With --avro, the same three again with the events Avro-encoded in the Schema Registry's wire format
+(the library's AvroSerializer through its in-memory registry; the drain never calls a registry),
+and both ratios printed side by side (target: Avro >= 0.9 x JSON).
 """
 
 from __future__ import annotations
@@ -49,19 +52,42 @@ from opsportal import kafka  # noqa: E402
 from opsportal.kafka.testing import produce_records  # noqa: E402
 from tests.deadletter import samples  # noqa: E402
 
+BILLING_AVRO = json.dumps(
+    {
+        "type": "record",
+        "name": "TransactionCompleted",
+        "namespace": "billing",
+        "fields": [
+            *({"name": name, "type": "string"} for name in ("eventId", "eventType", "aggregateId", "aggregateType")),
+            {"name": "version", "type": "int"},
+            {"name": "occurredAt", "type": "string"},
+            {"name": "payload", "type": {"type": "map", "values": "string"}},
+            {"name": "metadata", "type": {"type": "map", "values": "string"}},
+        ],
+    }
+)
 
-def bench_records(count: int):
-    """~1 KiB records, cycling through every convention (the value is a ~600-byte JSON event)."""
-    event = samples.billing_event(padding=330)
+
+def avro_event(topic: str) -> bytes:
+    """The JSON bench event, Avro-encoded by the library's serializer in the registry's wire format."""
+    from opsportal.kafka.registry_testing import AvroSerializer, InMemoryRegistry, value_context
+
+    registry = InMemoryRegistry({"url": "mock://bench"})
+    return AvroSerializer(registry, BILLING_AVRO)(json.loads(samples.billing_event(padding=330)), value_context(topic))
+
+
+def bench_records(count: int, event: bytes | None = None):
+    """~1 KiB records, cycling through every convention (the value is a ~600-byte JSON event by default)."""
+    event = event or samples.billing_event(padding=330)
     for i in range(count):
         headers = samples.MIXED[i % len(samples.MIXED)]()
         yield (f"acc_{i % 5000}".encode(), event, headers)
 
 
-def produce(topic: str, count: int) -> float:
+def produce(topic: str, count: int, event: bytes | None = None) -> float:
     client = kafka.producer(**{"linger.ms": 20, "batch.size": 1_000_000, "compression.type": "lz4"})
     started = time.perf_counter()
-    produce_records(client, topic, bench_records(count))
+    produce_records(client, topic, bench_records(count, event))
     return time.perf_counter() - started
 
 
@@ -77,12 +103,12 @@ def raw_consume(topic: str, count: int) -> float:
     return count / elapsed
 
 
-def built_rows(topic: str, count: int, offset_base: int = 0) -> list[tuple]:
+def built_rows(topic: str, count: int, offset_base: int = 0, event: bytes | None = None) -> list[tuple]:
     """The rows the drain would write, decoded ahead so the insert is timed alone."""
     now = datetime.now(UTC)
     return [
         row_values(kafka.Record(topic, 0, offset_base + i, 1764000000000 + i * 7_000, k, v, tuple(h)), now)
-        for i, (k, v, h) in enumerate(bench_records(count))
+        for i, (k, v, h) in enumerate(bench_records(count, event))
     ]
 
 
@@ -173,39 +199,56 @@ def list_page_ms(runs: int = 15) -> dict[str, float]:
     return timings
 
 
+def run_drain(kind: str, records: int) -> float:
+    """Raw consume, raw insert and the drain on one fresh topic of `kind` (json or avro) events; the ratio."""
+    topic = f"bench.dead-letter.{uuid.uuid4().hex[:8]}"
+    group_id = f"bench-drain-{uuid.uuid4().hex[:8]}"
+    assert kafka.create_topics([kafka.NewTopicSpec(topic, 1, 3, {"min.insync.replicas": "2"})]) == {}
+    try:
+        event = avro_event(topic) if kind == "avro" else None
+        size = len(event or samples.billing_event(padding=330))
+        print(f"[{kind}] database: {connection.vendor}; topic {topic}; {records} records, values of {size} bytes")
+        print(f"[{kind}] produced in {produce(topic, records, event):.1f} s")
+        consume_rate = raw_consume(topic, records)
+        print(f"[{kind}] raw consume:  {consume_rate:10,.0f} records/s")
+        rows = built_rows(topic, records, event=event)
+        insert_rate = raw_insert(rows)
+        del rows
+        print(f"[{kind}] raw insert:   {insert_rate:10,.0f} records/s")
+        drained = drain_in_child(topic, group_id)
+        drain_rate = drained["consumed"] / drained["seconds"]
+        assert drained["inserted"] == records, drained
+        ratio = drain_rate / min(consume_rate, insert_rate)
+        print(f"[{kind}] drain:        {drain_rate:10,.0f} records/s ({drained['seconds']:.1f} s)")
+        print(f"[{kind}] ratio drain / min(consume, insert): {ratio:.2f}")
+        print(f"[{kind}] drain peak RSS: {drained['peak_rss_mib']:.0f} MiB")
+    finally:
+        kafka.delete_topics([topic])
+        kafka.delete_groups([group_id])
+    return ratio
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--list-rows", type=int, default=1_000_000)
     parser.add_argument("--drain-child")
     parser.add_argument("--group-id")
+    parser.add_argument("--avro", action="store_true", help="also Avro-encoded dead letters, ratio beside JSON's")
     args = parser.parse_args()
     if args.drain_child:
         return drain_child(args.drain_child, args.group_id)
 
     call_command("migrate", verbosity=0)
-    topic = f"bench.dead-letter.{uuid.uuid4().hex[:8]}"
-    group_id = f"bench-drain-{uuid.uuid4().hex[:8]}"
-    assert kafka.create_topics([kafka.NewTopicSpec(topic, 1, 3, {"min.insync.replicas": "2"})]) == {}
-    try:
-        print(f"database: {connection.vendor}; topic {topic}; {args.records} records")
-        print(f"produced in {produce(topic, args.records):.1f} s")
-        consume_rate = raw_consume(topic, args.records)
-        print(f"raw consume:  {consume_rate:10,.0f} records/s")
-        rows = built_rows(topic, args.records)
-        insert_rate = raw_insert(rows)
-        del rows
-        print(f"raw insert:   {insert_rate:10,.0f} records/s")
-        drained = drain_in_child(topic, group_id)
-        drain_rate = drained["consumed"] / drained["seconds"]
-        assert drained["inserted"] == args.records, drained
-        print(f"drain:        {drain_rate:10,.0f} records/s ({drained['seconds']:.1f} s)")
-        print(f"ratio drain / min(consume, insert): {drain_rate / min(consume_rate, insert_rate):.2f}")
-        print(f"drain peak RSS: {drained['peak_rss_mib']:.0f} MiB")
-        print(f"bench process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
-    finally:
-        kafka.delete_topics([topic])
-        kafka.delete_groups([group_id])
+    ratios = {}
+    for kind in ("json", "avro") if args.avro else ("json",):
+        ratios[kind] = run_drain(kind, args.records)
+    if args.avro:
+        print(
+            f"ratio Avro {ratios['avro']:.2f} vs JSON {ratios['json']:.2f}: "
+            f"{ratios['avro'] / ratios['json']:.2f} x (target >= 0.9)"
+        )
+    print(f"bench process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     fill_table(args.list_rows)
     print(f"admin list at {DeadLetterRecord.objects.count():,} rows (median server ms):")
     for label, ms in list_page_ms().items():

@@ -31,6 +31,7 @@ from django.utils.translation import ngettext
 from deadletter.models import DeadLetterRecord
 from opsportal.admin_mixins import ForbiddenActionMixin, operator
 from opsportal.kafka import KafkaClientError
+from topics import display
 
 from . import discard as discarding
 from . import edits, jobs, links, safety
@@ -180,7 +181,15 @@ class RepublishAdminMixin(ForbiddenActionMixin):
         form = TargetForm(request.POST or None)
         if request.method == "POST" and request.POST.get("post") and form.is_valid():
             return self._republish_one(request, record, form.cleaned_data["target_topic"], edit=None)
-        return self._confirm_one(request, record, form, "confirm_republish.html", "Republish this dead letter?")
+        value = display.show(None if record.value is None else bytes(record.value))
+        return self._confirm_one(
+            request,
+            record,
+            form,
+            "confirm_republish.html",
+            "Republish this dead letter?",
+            schema_value=value if value.note else None,  # a wire-format value: decoded JSON, or why not
+        )
 
     def _confirm_one(
         self,
@@ -239,8 +248,9 @@ class RepublishAdminMixin(ForbiddenActionMixin):
         record = get_object_or_404(DeadLetterRecord, pk=pk)
         original_value = None if record.value is None else bytes(record.value)
         try:
+            decoded = edits.wire_value(original_value)  # a schema-encoded value is edited as its JSON
             initial = {
-                "value": edits.editor_text(original_value),
+                "value": edits.editor_text(original_value, decoded),
                 "headers": edits.headers_as_text(business_headers(record.raw_headers())),
             }
         except edits.EditRejected as exc:
@@ -248,11 +258,20 @@ class RepublishAdminMixin(ForbiddenActionMixin):
             return self._back(record)
         form = EditForm(request.POST or None, initial=initial)
         edit = None
+        encoded = None
         if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
             try:
-                edit = edits.check_edit(
-                    original_value, record.raw_headers(), form.cleaned_data["value"], form.cleaned_data["headers"]
-                )
+                if decoded is not None:
+                    edit, encoded = edits.check_schema_edit(
+                        decoded,
+                        record.raw_headers(),
+                        data["value"],
+                        data["headers"],
+                        data["target_topic"] or record.original_topic,
+                    )
+                else:
+                    edit = edits.check_edit(original_value, record.raw_headers(), data["value"], data["headers"])
             except edits.EditRejected as exc:
                 form.add_error(exc.field, str(exc))
         if edit is not None and request.POST.get("post"):
@@ -266,6 +285,8 @@ class RepublishAdminMixin(ForbiddenActionMixin):
             edit=edit,
             diff_rows=edits.diff_rows(edit.diff) if edit else [],
             stored_problem=edits.stored_value_problem(original_value) if not form.is_bound else "",
+            schema_note=display.schema_note(decoded) if decoded is not None else "",
+            encoded=encoded,
         )
 
     def discard_view(self, request: HttpRequest, pk: int) -> HttpResponse:

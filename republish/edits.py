@@ -5,6 +5,11 @@ JSON round trip through floats turns "100.10" into 100.1, and a billing event
 must not change anywhere the operator did not touch. The row keeps the
 original bytes; the edit lives on the Replay and the audit shows the diff of
 the texts as written.
+
+A value in the Schema Registry's wire format (Avro, JSON Schema, Protobuf) that decodes is edited
+as its decoded JSON instead, checked against the subject's latest schema and the record's own, and
+re-encoded through kafka.wire; one that does not decode (the registry unreachable, an unknown
+schema id) is never edited, so never sent unchecked. Untouched, the stored bytes go out as they were.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from deadletter import header_codec
+from opsportal import kafka
 
 from .headers import REPLAY_HEADERS, business_headers
 from .publish import Edit
@@ -78,18 +84,36 @@ def pretty(text: str) -> str:
     """JSON text laid out one member per line, every token kept exactly as written.
 
     Only whitespace outside strings changes, so "100.10" stays "100.10" (a json round trip
-    would not); malformed text is laid out as far as it goes, which shows where it breaks.
+    would not). Malformed text is returned as it is: where its strings begin and end is not
+    known (a single-quoted string, say), so laying it out could alter the data itself, and an
+    operator would send the change without seeing it.
     """
     if json_depth(text) > PRETTY_DEPTH:
         return text
+    try:
+        _parse_json(text)
+    except (ValueError, RecursionError):
+        return text
+    return _laid_out(text, quotes='"')
+
+
+def _laid_out(text: str, quotes: str) -> str:
+    """One member per line; whitespace inside strings opened by any of `quotes` is kept."""
+    if json_depth(text) > PRETTY_DEPTH:
+        return text
     out: list[str] = []
-    depth, in_string, escaped, i = 0, False, False, 0
+    depth, quote, escaped, i = 0, "", False, 0
     while i < len(text):
         char = text[i]
         i += 1
-        if in_string:
+        if quote:
             out.append(char)
-            escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote:
+                quote = ""
         elif char in " \t\r\n":
             continue
         elif char in "[{":
@@ -109,8 +133,15 @@ def pretty(text: str) -> str:
             out.append(": ")
         else:
             out.append(char)
-            in_string = char == '"'
+            quote = char if char in quotes else ""
     return "".join(out)
+
+
+def for_diff(text: str) -> str:
+    """A side of the diff laid out even when malformed (display only, never sent); single-quoted
+    strings are kept whole too, so the diff shows the text as it is."""
+    laid_out = pretty(text)
+    return laid_out if laid_out != text or "\n" in text else _laid_out(text, quotes="\"'")
 
 
 def _minified(text: str) -> str:
@@ -147,7 +178,7 @@ def stored_value_problem(value: bytes | None) -> str:
     if not meant_as_json(value) or value is None:
         return ""
     try:
-        check_json(pretty(editable_text(value)), "the stored value")  # line and column as the editor shows it
+        check_json(editable_text(value), "the stored value")  # the editor shows malformed text as stored
     except EditRejected as exc:
         return str(exc)
     return ""
@@ -165,8 +196,26 @@ def editable_text(value: bytes | None) -> str:
         ) from None
 
 
-def editor_text(value: bytes | None) -> str:
-    """What the editor opens with: JSON (or text meant as JSON) laid out, anything else as stored."""
+def wire_value(value: bytes | None) -> kafka.Decoded | None:
+    """The value decoded through the Schema Registry; None when it is not in the wire format (or the
+    registry is off). Refused when it is in the wire format but does not decode: never edited unchecked."""
+    decoded = kafka.wire.decode(value)
+    if decoded is None:
+        return None
+    if not decoded.decoded:
+        raise EditRejected(
+            "the value is in the Schema Registry's wire format but could not be decoded "
+            f"({decoded.detail or decoded.reason}): it can be republished as it is, but not edited here",
+            "value",
+        )
+    return decoded
+
+
+def editor_text(value: bytes | None, decoded: kafka.Decoded | None = None) -> str:
+    """What the editor opens with: a decoded wire-format value as JSON, JSON (or text meant as JSON)
+    laid out, anything else as stored."""
+    if decoded is not None:
+        return decoded.pretty()
     text = editable_text(value)
     return pretty(text) if meant_as_json(value) else text
 
@@ -228,12 +277,70 @@ def _value_bytes(original_value: bytes | None, original_text: str, value_text: s
         raise EditRejected("the value holds a lone surrogate: not Unicode text", "value") from None
 
 
+def value_subject(decoded: kafka.Decoded, target_topic: str) -> str:
+    """The subject an edit is checked against: the record's schema's "-value" subject (the target
+    topic's, when the schema is registered under several), else the target topic's value subject."""
+    subjects = [version.subject for version in decoded.subjects if version.subject.endswith("-value")]
+    if f"{target_topic}-value" in subjects:
+        return f"{target_topic}-value"
+    if subjects:
+        return subjects[0]
+    try:
+        names = kafka.registry.subject_names(target_topic) if target_topic else None
+    except kafka.RegistryError as exc:
+        raise EditRejected(f"the edit cannot be checked against a schema: {exc}", "value") from None
+    if names is None:
+        raise EditRejected(
+            f"schema id {decoded.schema_id} is under no value subject, and the subject strategy does not name "
+            f"one for {target_topic or 'the target topic'}: the edit cannot be checked against a schema",
+            "value",
+        )
+    return names[1]
+
+
+def check_schema_edit(
+    decoded: kafka.Decoded,
+    original_headers: Sequence[tuple[str, bytes | None]],
+    value_text: str,
+    headers_text: str,
+    target_topic: str,
+) -> tuple[Edit, kafka.Encoded | None]:
+    """An edit of a decoded wire-format value: checked against the schema and re-encoded (None: untouched,
+    the stored bytes are sent). Refused with the field's path when the schema does not accept it."""
+    original_text = decoded.pretty()
+    value_text = value_text.replace("\r\n", "\n")
+    encoded: kafka.Encoded | None = None
+    if value_text.strip() == original_text.strip():
+        value = decoded.raw  # untouched: every byte as it was
+    else:
+        check_json(value_text)
+        edited = json.loads(value_text)
+        subject = value_subject(decoded, target_topic)
+        result = kafka.wire.encode(
+            edited, subject=subject, schema_id=decoded.schema_id, record_name=decoded.record_name
+        )
+        if isinstance(result, kafka.Refused):
+            raise EditRejected(f"not accepted by the schema of {subject}: {result}", "value")
+        encoded, value = result, result.data
+    headers = parse_headers(headers_text)
+    kept = business_headers(original_headers)
+    schema = (f"schema id {decoded.schema_id}", f"schema id {encoded.schema_id if encoded else decoded.schema_id}")
+    return Edit(
+        value=value, headers=headers, diff=edit_diff(original_text, value_text, kept, headers, schema=schema)
+    ), encoded
+
+
 def check_edit(
     original_value: bytes | None,
     original_headers: Sequence[tuple[str, bytes | None]],
     value_text: str,
     headers_text: str,
+    *,
+    decoded: kafka.Decoded | None = None,
+    target_topic: str = "",
 ) -> Edit:
+    if decoded is not None:
+        return check_schema_edit(decoded, original_headers, value_text, headers_text, target_topic)[0]
     original_text = editable_text(original_value)
     if "\r" not in original_text:
         value_text = value_text.replace("\r\n", "\n")  # browsers send a textarea's lines with CRLF
@@ -255,11 +362,15 @@ def edit_diff(
     original_headers: list[tuple[str, bytes | None]],
     headers: list[tuple[str, bytes | None]],
     laid_out: bool = True,
+    schema: tuple[str, str] | None = None,
 ) -> str:
-    """A line-by-line diff of both sides laid out (JSON): one changed member is one changed line."""
-    shown = pretty if laid_out else str
+    """A line-by-line diff of both sides laid out (JSON): one changed member is one changed line.
+    `schema`: the schema each side is encoded with (a wire-format value), a line above each."""
+    shown = for_diff if laid_out else str
     before = [*shown(original_text).splitlines(), "--- headers ---", *headers_as_text(original_headers).splitlines()]
     after = [*shown(value_text).splitlines(), "--- headers ---", *headers_as_text(headers).splitlines()]
+    if schema is not None:
+        before, after = [f"=== {schema[0]} ===", *before], [f"=== {schema[1]} ===", *after]
     return "\n".join(difflib.unified_diff(before, after, "original", "edited", lineterm=""))
 
 
