@@ -11,6 +11,7 @@ import time
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import redis
@@ -72,17 +73,13 @@ def dead_letters(make_topic, cluster, original_topic, group_names):
     producer = kafka.producer(cluster)
 
     def make(events: list[tuple[bytes | None, bytes | None]], error: str = "InsufficientFundsError"):
-        originals = produce_records(
-            producer, original_topic, [(k, v, ()) for k, v in events], cluster=cluster
-        )
+        originals = produce_records(producer, original_topic, [(k, v, ()) for k, v in events], cluster=cluster)
         failed = [
             (key, value, billing_headers(original_topic, partition, offset, error))
             for (key, value), (partition, offset) in zip(events, originals, strict=True)
         ]
         ((_, first_offset), *_) = produce_records(producer, dlq, failed, cluster=cluster)
-        drain_dead_letter(
-            topic=dlq, group_id=group_names("test-drain"), until_empty=True, timeout=1.0, cluster=cluster
-        )
+        drain_dead_letter(topic=dlq, group_id=group_names("test-drain"), until_empty=True, timeout=1.0, cluster=cluster)
         return list(DeadLetterRecord.objects.filter(dlq_topic=dlq, offset__gte=first_offset).order_by("offset"))
 
     return make
@@ -171,7 +168,7 @@ def second_operator(db) -> User:
 
 
 @pytest.fixture
-def task_queue():
+def task_queue(monkeypatch):
     """The tasks the portal queues go through the real Redis (CELERY_BROKER_URL) to a queue of this
     test's own, which no worker but one the test starts reads. `.sent()` lists what was queued
     there: [(task name, args)], oldest first, without taking it off the queue."""
@@ -180,8 +177,15 @@ def task_queue():
     from opsportal.celery import app
 
     name = f"test-tasks-{uuid.uuid4().hex[:10]}"
-    previous = app.conf.get("task_default_queue") or "celery"
-    app.conf.task_default_queue = name
+    # Each send names the queue: Celery reads task_default_queue once per process (its router is
+    # cached), so changing that setting would route only the first test's tasks here.
+    send_task = app.send_task
+
+    def send_to_this_tests_queue(*args: Any, **kwargs: Any) -> Any:
+        kwargs["queue"] = kwargs.get("queue") or name
+        return send_task(*args, **kwargs)
+
+    monkeypatch.setattr(app, "send_task", send_to_this_tests_queue)
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
 
     def sent() -> list[tuple[str, tuple]]:
@@ -189,7 +193,6 @@ def task_queue():
         return [(m["headers"]["task"], ast.literal_eval(m["headers"]["argsrepr"])) for m in messages]
 
     yield SimpleNamespace(name=name, sent=sent)
-    app.conf.task_default_queue = previous
     # The queue and the bindings kombu's Redis transport keeps for it (_kombu.binding[_permanent].NAME).
     for key in [name, *client.scan_iter(f"_kombu.binding*.{name}")]:
         client.delete(key)
