@@ -14,7 +14,7 @@ from django.db.models import Count, Max, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
-from deadletter.models import Status
+from deadletter.models import DeadLetterRecord, Status
 from offsets.models import OffsetReset
 from republish.models import ReplayJob
 from topics.models import Broker, ConsumerGroup, GroupOffset, SyncRun, Topic
@@ -25,6 +25,10 @@ from .models import LagSeries
 TOP_GROUPS = 10
 CHART_FINGERPRINTS = 5
 INFLOW_DAYS = 7
+# The chart starts at the first hour with a dead letter, but shows at least this many hours:
+# a week of hourly bars with all the data in its last hour is a 1-px sliver.
+INFLOW_MIN_HOURS = 24
+FINGERPRINT_LABEL_CHARS = 70
 
 
 @dataclass
@@ -225,6 +229,8 @@ def inflow(now: datetime, per_hour: Counter[tuple[datetime, str]] | None = None)
     if per_hour is None:
         per_hour = tally.hourly(start)
     hours = [start + timedelta(hours=i) for i in range(INFLOW_DAYS * 24 + 1)]
+    first = min((hour for (hour, _), n in per_hour.items() if n and hour >= start), default=hours[-1])
+    hours = [hour for hour in hours if hour >= min(first, hours[-1] - timedelta(hours=INFLOW_MIN_HOURS - 1))]
     index = {hour: i for i, hour in enumerate(hours)}
     shown: Counter[str] = Counter()
     for (_, fingerprint), n in per_hour.items():
@@ -234,7 +240,35 @@ def inflow(now: datetime, per_hour: Counter[tuple[datetime, str]] | None = None)
     for (hour, fingerprint), n in per_hour.items():
         if hour in index:
             series[fingerprint if fingerprint in series and fingerprint != "other" else "other"][index[hour]] += n
+    names = fingerprint_labels(top)
+    days = (hours[-1] - hours[0]).days + 1 if hours else 0
+    span = f"last {days} days" if len(hours) > 48 else f"last {len(hours)} hours"
     return {
+        "title": f"Dead letters per hour, {span}, by error",
         "labels": [hour.strftime("%m-%d %H:00") for hour in hours],
-        "datasets": [{"label": fp or "(none)", "data": data} for fp, data in series.items()],
+        "datasets": [
+            {"label": names.get(fp, fp or "(none)"), "fingerprint": fp, "data": data} for fp, data in series.items()
+        ],
     }
+
+
+def fingerprint_labels(fingerprints: list[str]) -> dict[str, str]:
+    """A legend label per fingerprint: its error type and masked message ("ValueError: bad amount <n>"),
+    read from one dead letter of each (by the fingerprint index); "other" stays "other"."""
+    labels = {"other": "other (all other errors)"}
+    for fp in fingerprints:
+        if not fp or fp == "other":
+            continue
+        row = (
+            DeadLetterRecord.objects.filter(fingerprint=fp)
+            .order_by()
+            .values_list("error_type", "fingerprint_text")
+            .first()
+        )
+        if row is None:
+            continue
+        error_type, text = (part.strip() for part in row)
+        error_type = error_type.rsplit(".", 1)[-1]  # the class, not its package
+        label = f"{error_type}: {text}" if error_type and text else error_type or text or fp
+        labels[fp] = label if len(label) <= FINGERPRINT_LABEL_CHARS else label[: FINGERPRINT_LABEL_CHARS - 1] + "…"
+    return labels

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -10,9 +11,10 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.defaultfilters import filesizeformat
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
@@ -21,7 +23,7 @@ from redis.exceptions import RedisError
 from opsportal import kafka
 from opsportal.admin_mixins import ForbiddenActionMixin, OfferedLookupsMixin, ReadOnlyMixin, show_time
 
-from . import stuck, views
+from . import display, stuck, views
 from .models import Broker, BrowseLog, ConsumerGroup, GroupOffset, Partition, SyncRun, Topic
 from .tasks import queue_sync
 
@@ -111,6 +113,48 @@ def human_ms(value: str) -> str:
     return f"{hours / 24:g} d" if hours >= 24 and hours % 24 == 0 else f"{hours:.4g} h"
 
 
+UNLIMITED = str(2**63 - 1)  # Kafka's Long.MAX_VALUE: "no limit"
+DEFAULT_SOURCES = ("DEFAULT_CONFIG", "UNKNOWN", "")  # Kafka's own defaults; broker-level settings are overrides
+
+
+def readable_config(key: str, value: str) -> str:
+    """A topic config's value for people: -1 retention as "forever", Long.MAX_VALUE as "unlimited", ms and bytes."""
+    if value == UNLIMITED:
+        return "unlimited"
+    if not value.lstrip("-").isdigit():
+        return value or "-"
+    number = int(value)
+    if number < 0 and key.startswith("retention."):
+        return "forever" if key.endswith(".ms") else "unlimited"
+    if key.endswith(".ms") and number > 0:
+        return human_ms(value) if number >= 3_600_000 else f"{number / 1000:g} s"
+    if key.endswith(".bytes") and number >= 1024:
+        return filesizeformat(number)
+    return value
+
+
+def config_rows(configs: dict[str, Any]) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """(overrides, defaults) of a topic's configs, each sorted by key, values made readable."""
+    overrides: list[dict[str, str]] = []
+    defaults: list[dict[str, str]] = []
+    for key in sorted(configs):
+        raw, source = configs[key]
+        raw, source = str(raw if raw is not None else ""), str(source or "")
+        shown = readable_config(key, raw)
+        row = {"key": key, "value": shown, "raw": raw if shown != raw else "", "source": source}
+        (defaults if source in DEFAULT_SOURCES else overrides).append(row)
+    return overrides, defaults
+
+
+def short_time(moment: datetime | None) -> str:
+    """A time in a narrow column: the clock time today, the date otherwise; the full time on hover."""
+    if moment is None:
+        return "-"
+    local = timezone.localtime(moment)
+    text = local.strftime("%H:%M:%S") if local.date() == timezone.localdate() else local.strftime("%Y-%m-%d")
+    return format_html('<time datetime="{}" title="{}">{}</time>', local.isoformat(), show_time(moment), text)
+
+
 class MirrorAdmin(ForbiddenActionMixin, ReadOnlyMixin, admin.ModelAdmin):
     change_list_template = "admin/topics/mirror_change_list.html"
     # No second COUNT(*) over the whole table on every filtered page.
@@ -145,10 +189,10 @@ class PartitionInline(ReadOnlyInline):
 class TopicAdmin(MirrorAdmin):
     change_list_template = "admin/topics/topic_change_list.html"
     # The health columns first; cleanup policy, min ISR and configs are on the topic page.
+    # Widths in topic_change_list.html: all fit beside the filters at 1280-1920 px.
     list_display = (
         "name",
-        "partition_count",
-        "replication_factor",
+        "partitions",
         "under_replicated",
         "offline",
         "approx_messages",
@@ -157,15 +201,19 @@ class TopicAdmin(MirrorAdmin):
     )
     list_filter = (InternalFilter, UnderReplicatedFilter, OfflineFilter, VanishedFilter)
     search_fields = ("name",)
+    # The configs are below the partitions, consumer groups and dead letters (topic_change_form.html).
     fields = (
         "name",
         ("partition_count", "replication_factor", "is_internal"),
         ("under_replicated_partitions", "offline_partitions", "approx_messages"),
-        ("retention_ms", "cleanup_policy", "min_insync_replicas"),
+        ("retention", "cleanup_policy", "min_insync_replicas"),
         ("last_synced", "vanished_at"),
-        "config_table",
     )
-    readonly_fields = ("config_table",)
+    readonly_fields = ("retention",)
+
+    @admin.display(description="partitions × replicas", ordering="partition_count")
+    def partitions(self, topic: Topic) -> str:
+        return f"{topic.partition_count} × {topic.replication_factor}"
 
     @admin.display(description="under-replicated", ordering="under_replicated_partitions")
     def under_replicated(self, topic: Topic) -> str:
@@ -181,17 +229,10 @@ class TopicAdmin(MirrorAdmin):
 
     @admin.display(description="last synced", ordering="last_synced")
     def synced(self, topic: Topic) -> str:
-        return show_time(topic.last_synced)
+        return short_time(topic.last_synced)
 
     inlines = (PartitionInline,)
     change_form_template = "admin/topics/topic_change_form.html"
-
-    @admin.display(description="configs")
-    def config_table(self, topic: Topic) -> str:
-        rows = format_html_join(
-            "", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", ((k, v, s) for k, (v, s) in topic.configs.items())
-        )
-        return format_html("<table><tr><th>key</th><th>value</th><th>source</th></tr>{}</table>", rows)
 
     def get_urls(self) -> list[URLPattern]:
         sync_now = self.admin_site.admin_view(require_POST(self.sync_now_view))
@@ -218,7 +259,13 @@ class TopicAdmin(MirrorAdmin):
             if topic
             else []
         )
-        context = {"topic_groups": groups, "can_browse": request.user.has_perm("topics.browse_messages")}
+        overrides, defaults = config_rows(topic.configs) if topic else ([], [])
+        context = {
+            "topic_groups": groups,
+            "can_browse": request.user.has_perm("topics.browse_messages"),
+            "config_overrides": overrides,
+            "config_defaults": defaults,
+        }
         if topic and kafka.registry.enabled():
             context["schema_subjects"], context["schema_error"] = topic_schema_subjects(topic.name)
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **context})
@@ -259,30 +306,44 @@ class BrokerAdmin(MirrorAdmin):
         return show_time(broker.last_seen)
 
 
-class GroupOffsetInline(ReadOnlyInline):
-    model = GroupOffset
-    fields = ("topic", "partition", "committed_offset", "end_offset", "lag")
-
-
 @admin.register(ConsumerGroup)
 class ConsumerGroupAdmin(MirrorAdmin):
+    # total_lag is the 4th column (the overview links to ?o=-4); widths in consumergroup_change_list.html.
+    # The protocol type (almost always "consumer") is on the group's page.
     list_display = (
         "group_id",
-        "state",
-        "protocol_type",
-        "member_count",
-        "coordinator",
+        "state_shown",
+        "members",
         "total_lag",
+        "coordinator_shown",
         "sync_error",
-        "last_synced",
-        "vanished_at",
+        "synced",
     )
     list_filter = ("state", VanishedFilter)
     search_fields = ("group_id",)
-    change_list_template = "admin/topics/sync_now_change_list.html"
-    inlines = (GroupOffsetInline,)
+    change_list_template = "admin/topics/consumergroup_change_list.html"
+    # No "group offsets" inline: "where is it stuck" (read live) shows the same rows and more, first.
     change_form_template = "admin/topics/consumergroup_change_form.html"
     actions = ["reset_offsets"]
+
+    @admin.display(description="state", ordering="state")
+    def state_shown(self, group: ConsumerGroup) -> str:
+        return group.state.replace("_", " ").capitalize() if group.state else "-"
+
+    @admin.display(description="members", ordering="member_count")
+    def members(self, group: ConsumerGroup) -> int:
+        return group.member_count
+
+    # A soft hyphen: the one long header word may break in a narrow column.
+    @admin.display(description="coordi\u00adnator", ordering="coordinator")
+    def coordinator_shown(self, group: ConsumerGroup) -> str:
+        return "-" if group.coordinator is None else str(group.coordinator)
+
+    @admin.display(description="last synced", ordering="last_synced")
+    def synced(self, group: ConsumerGroup) -> str:
+        if group.vanished_at:
+            return format_html("vanished {}", short_time(group.vanished_at))
+        return short_time(group.last_synced)
 
     def has_reset_offsets_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("offsets.reset_offsets")
@@ -317,15 +378,26 @@ class ConsumerGroupAdmin(MirrorAdmin):
         names = {row.topic for row in state.partitions}
         topic_pks = dict(Topic.objects.filter(name__in=names).values_list("name", "pk"))
         now = timezone.now()
-        rows = [
-            {"row": row, "time_lag": row.time_lag(now), "topic_pk": topic_pks.get(row.topic)}
-            for row in state.partitions
-        ]
+        rows = [self.stuck_row(row, now, topic_pks.get(row.topic)) for row in state.partitions]
         return {
             "stuck_rows": rows,
             "stuck_members": state.members,
             "stuck_errors": state.errors,
             "can_browse": request.user.has_perm("topics.browse_messages"),
+            "offsets_url": f"{reverse('admin:topics_groupoffset_changelist')}?{urlencode({'q': group.group_id})}",
+        }
+
+    @staticmethod
+    def stuck_row(row: stuck.StuckPartition, now: datetime, topic_pk: int | None) -> dict[str, Any]:
+        time_lag = row.time_lag(now)
+        record = row.record
+        return {
+            "row": row,
+            "time_lag": stuck.human_duration(time_lag) if time_lag is not None else None,
+            "time_lag_seconds": f"{time_lag.total_seconds():.3f}" if time_lag is not None else "",
+            "topic_pk": topic_pk,
+            "key": display.show(record.key, limit=200).text if record else "",
+            "event_type": stuck.event_type(record) if record else "",
         }
 
 

@@ -39,7 +39,7 @@ class Shown:
 
 
 def schema_note(decoded: kafka.Decoded) -> str:
-    """"AVRO, schema id 7, billing.account.events-value v3", or the reason it was not decoded."""
+    """ "AVRO, schema id 7, billing.account.events-value v3", or the reason it was not decoded."""
     if not decoded.decoded:
         return f"Schema Registry wire format, not decoded: {decoded.detail or decoded.reason}"
     subjects = ", ".join(f"{s.subject} v{s.version}" for s in decoded.subjects)
@@ -66,6 +66,27 @@ def show(data: bytes | None, limit: int = VALUE_DISPLAY_LIMIT) -> Shown:
     if text is not None:
         return Shown("text", text, len(data), cut)
     return Shown("hex", hex_dump(part), len(data), cut)
+
+
+PREVIEW_LINES = 3
+PREVIEW_CHARS = 360
+
+
+def preview(shown: Shown) -> str:
+    """A few lines of a value for a compact row; "" when the whole value is that short already.
+
+    JSON and decoded schema values are folded onto one line (the pretty print is mostly indentation).
+    """
+    if shown.kind in ("null", "empty"):
+        return ""
+    lines = shown.text.splitlines()
+    if len(lines) <= PREVIEW_LINES and len(shown.text) <= PREVIEW_CHARS:
+        return ""
+    if shown.kind in ("json", "schema"):
+        folded = " ".join(line.strip() for line in lines)
+    else:
+        folded = "\n".join(lines[:PREVIEW_LINES])
+    return folded if len(folded) <= PREVIEW_CHARS else folded[:PREVIEW_CHARS] + "…"
 
 
 def _json(data: bytes) -> str | None:

@@ -93,30 +93,63 @@ def _same(found: Any, wanted: str) -> bool:
 
 
 def search(
-    client: kafka.Consumer, topic: str, cursor: dict[int, int], known: Bounds, query: Query, max_records: int
+    client: kafka.Consumer,
+    topic: str,
+    cursor: dict[int, int],
+    known: Bounds,
+    query: Query,
+    max_records: int,
+    page_size: int = PAGE_SIZE,
 ) -> SearchResult:
-    """Scan backward from the cursor until done, `max_records` offsets, BROWSE_SEARCH_SECONDS, or a page of matches."""
+    """Scan backward from the cursor until done, `max_records` offsets, BROWSE_SEARCH_SECONDS, or a page of matches.
+
+    At most `page_size` matches come back; the cursor then stops just above the first one left for the next page.
+    """
     match = matcher(query)
     started = time.monotonic()
     deadline = started + settings.BROWSE_SEARCH_SECONDS
     result = SearchResult([], 0, dict(cursor), "done", 0.0)
     while True:
-        stop = _why_stop(result, known, max_records, deadline)
+        stop = _why_stop(result, known, max_records, deadline, page_size)
         if stop:
             result.stopped_by = stop
             break
         _scan_chunk(client, topic, result, known, match, max_records, deadline)
+    if len(result.matches) > page_size:
+        _cut_to_page(result, cursor, page_size)
     result.matches.sort(key=lambda r: (r.timestamp_ms or -1, r.partition, r.offset), reverse=True)
     result.seconds = time.monotonic() - started
     return result
 
 
-def _why_stop(result: SearchResult, known: Bounds, max_records: int, deadline: float) -> str:
+def _cut_to_page(result: SearchResult, start: dict[int, int], page_size: int) -> None:
+    """Keep at most `page_size` matches: the newest, per partition the highest offsets.
+
+    A chunk can find many more matches than a page. Each partition keeps its matches above a
+    new cursor and gives the rest back: the cursor moves up to just above the highest match it
+    drops, so "continue" finds those again and no match is shown twice or skipped.
+    """
+    before = dict(result.cursor)
+    ordered = sorted(result.matches, key=lambda r: (r.timestamp_ms or -1, r.partition, r.offset), reverse=True)
+    dropped = ordered[page_size:]
+    for partition in {record.partition for record in dropped}:
+        highest = max(record.offset for record in dropped if record.partition == partition)
+        result.cursor[partition] = highest + 1
+    kept = [record for record in ordered if record.offset >= result.cursor[record.partition]]
+    if not kept:  # timestamps out of offset order everywhere: show them all rather than make no progress
+        result.cursor = before
+        return
+    result.matches = kept
+    result.scanned = sum(start[p] - result.cursor[p] for p in result.cursor)
+    result.stopped_by = "matches"
+
+
+def _why_stop(result: SearchResult, known: Bounds, max_records: int, deadline: float, page_size: int) -> str:
     if not [p for p, c in result.cursor.items() if c > known.begin[p] and p not in result.failures]:
         return "done"
     if result.scanned >= max_records:
         return "records"
-    if len(result.matches) >= PAGE_SIZE:
+    if len(result.matches) >= page_size:
         return "matches"
     if time.monotonic() >= deadline:
         return "time"

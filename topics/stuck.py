@@ -6,6 +6,7 @@ lag ops care about (how far behind in time), beside the lag in records.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -31,6 +32,42 @@ class StuckPartition:
         if self.record is None or self.record.timestamp_ms is None:
             return None
         return max(now - datetime.fromtimestamp(self.record.timestamp_ms / 1000, tz=UTC), timedelta(0))
+
+
+# Where a billing event names its type: a top-level JSON field, else a header (Spring, CloudEvents).
+EVENT_TYPE_FIELDS = ("eventType", "event_type", "type")
+EVENT_TYPE_HEADERS = ("eventType", "event-type", "x-event-type", "ce_type", "__TypeId__")
+
+
+def event_type(record: kafka.Record) -> str:
+    """The record's event type, or "" when it names none; never raises."""
+    if record.value and record.value.lstrip()[:1] == b"{":
+        try:
+            document = json.loads(record.value)
+        except (ValueError, RecursionError):
+            document = None
+        if isinstance(document, dict):
+            for name in EVENT_TYPE_FIELDS:
+                if isinstance(document.get(name), str) and document[name]:
+                    return str(document[name])
+    headers = {name: value for name, value in record.headers}
+    for name in EVENT_TYPE_HEADERS:
+        value = headers.get(name)
+        if value:
+            return value.decode("utf-8", errors="replace")
+    return ""
+
+
+def human_duration(delta: timedelta) -> str:
+    """A time lag rounded to the second: "45 s", "1 min 13 s", "2 h 0 min 5 s", "3 d 4 h 0 min 0 s"."""
+    seconds = max(round(delta.total_seconds()), 0)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(days, "d"), (hours, "h"), (minutes, "min"), (secs, "s")]
+    while len(parts) > 1 and parts[0][0] == 0:
+        parts.pop(0)
+    return " ".join(f"{n} {unit}" for n, unit in parts)
 
 
 @dataclass(frozen=True)

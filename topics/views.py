@@ -22,6 +22,7 @@ from opsportal import kafka
 from . import display, search
 from .browse import (
     MAX_OFFSET,
+    PAGE_SIZE,
     Bounds,
     BrowseError,
     Page,
@@ -37,6 +38,7 @@ from .browse import page_forward as read_forward
 from .models import BrowseLog, Topic
 
 TEMPLATE = "admin/topics/messages.html"
+HEADERS_SHOWN = 3  # more headers than these fold under "n more"
 STARTS = {"newest": "Newest", "oldest": "Oldest", "offset": "Offset", "time": "Date-time (UTC unless a zone is given)"}
 
 
@@ -133,13 +135,18 @@ def message_rows(records: list[kafka.Record]) -> list[dict[str, Any]]:
     rows = []
     for record in records:
         query = urlencode({"topic": record.topic, "partition": record.partition, "offset": record.offset})
+        value = display.show(record.value)
+        headers = display.describe_headers(record.headers)
         rows.append(
             {
                 "record": record,
                 "timestamp": _timestamp(record.timestamp_ms),
                 "key": display.show(record.key, limit=4096),
-                "value": display.show(record.value),
-                "headers": display.describe_headers(record.headers),
+                "value": value,
+                # A compact row: a few lines of the value, the whole of it one click away.
+                "preview": display.preview(value),
+                "headers": headers[:HEADERS_SHOWN],
+                "more_headers": headers[HEADERS_SHOWN:],
                 "download_url": f"{download}?{query}",
             }
         )
@@ -249,6 +256,7 @@ def _search(request: HttpRequest, context: dict[str, Any]) -> None:
         {
             "query": query,
             "result": result,
+            "page_size": PAGE_SIZE,
             "rows": message_rows(result.matches),
             "notes": notes,
             "scanned": scanned,

@@ -95,7 +95,12 @@ def test_the_topic_page_lists_partitions_and_configs_read_only(admin_client, rea
 
     page = response.content.decode()
     assert response.status_code == 200
-    assert "<td>retention.ms</td><td>7200000</td><td>DYNAMIC_TOPIC_CONFIG</td>" in page
+    # Overrides first, readable, the raw value beside; Kafka's defaults folded away below.
+    assert (
+        '<td>retention.ms</td><td class="config-value">2 h <span class="config-raw">(7200000)</span></td>'
+        "<td>DYNAMIC_TOPIC_CONFIG</td>" in page
+    )
+    assert page.index('id="config-overrides"') < page.index('id="config-defaults"')
     assert page.count('class="field-number"') >= 2  # one row per partition
     assert 'name="_save"' not in page
     assert admin_client.get(reverse("admin:topics_topic_add")).status_code == 403

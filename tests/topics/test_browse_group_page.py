@@ -39,6 +39,8 @@ def test_the_stuck_message_is_the_one_a_new_consumer_of_the_group_reads_first(
     after = datetime.now(UTC).timestamp()
     assert row, page
     assert "offset 10 and the messages after it" in row.group(1)
+    assert '<td class="stuck-key">k10</td>' in row.group(1)
+    assert page.index('id="group-stuck"') < page.index('class="form-row')  # first on the page
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)
     assert cells[1:5] == ["0", "10", "30", "20"]
     topic_pk = Topic.objects.get(name=topic).pk
@@ -56,8 +58,9 @@ def test_the_stuck_message_is_the_one_a_new_consumer_of_the_group_reads_first(
     assert (first.partition, first.offset, first.value) == (0, 10, b"v10")
 
     # The time lag is that message's age.
-    lag = re.search(r"(\d+):(\d\d):(\d\d)(\.\d+)?", cells[5])
-    seconds = int(lag.group(1)) * 3600 + int(lag.group(2)) * 60 + int(lag.group(3)) + float(lag.group(4) or 0)
+    # Shown rounded to the second ("1 s"), exact in data-seconds.
+    assert re.fullmatch(r"(\d+ min )?\d+ s", cells[5]), cells[5]
+    seconds = float(re.search(r'class="time-lag" data-seconds="([\d.]+)"', row.group(1)).group(1))
     sent = first.timestamp_ms / 1000
     assert before - sent - 0.01 <= seconds <= after - sent + 0.01
 

@@ -8,13 +8,21 @@
   function inflow(data) {
     var canvas = document.getElementById("chart-inflow");
     if (!canvas) return;
+    data.datasets.forEach(function (set) { set.barPercentage = 0.9; set.categoryPercentage = 1.0; });
     new Chart(canvas, {
       type: "bar",
-      data: data,
+      data: { labels: data.labels, datasets: data.datasets },
       options: {
         animation: false, responsive: true, maintainAspectRatio: false,
-        scales: { x: { stacked: true, ticks: { maxTicksLimit: 14 } }, y: { stacked: true, beginAtZero: true } },
-        plugins: { legend: { position: "bottom" }, title: { display: true, text: "Dead letters per hour, last 7 days" } }
+        scales: { x: { stacked: true, ticks: { maxTicksLimit: 24, maxRotation: 0, autoSkip: true } }, y: { stacked: true, beginAtZero: true } },
+        plugins: {
+          legend: { position: "bottom", labels: { boxWidth: 14 } },
+          title: { display: true, text: data.title || "Dead letters per hour" },
+          tooltip: { callbacks: { footer: function (items) {
+            var fp = items.length ? data.datasets[items[0].datasetIndex].fingerprint : "";
+            return fp && fp !== "other" ? "fingerprint " + fp : "";
+          } } }
+        }
       },
       plugins: [drawnPlugin]
     });
