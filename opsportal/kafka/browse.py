@@ -83,7 +83,11 @@ def read_windows(
     if not todo:
         return result
     with translated("assigning partitions to read", cluster):
-        consumer_client.assign([confluent_kafka.TopicPartition(t, p, start) for (t, p), (start, _) in todo.items()])
+        assigned = [confluent_kafka.TopicPartition(t, p, start) for (t, p), (start, _) in todo.items()]
+        consumer_client.assign(assigned)
+        # A partition paused when an earlier window of this consumer finished stays paused through
+        # unassign and assign: resumed here, or the next window of it would wait out its timeout.
+        consumer_client.resume(assigned)
     try:
         _read_until_done(consumer_client, todo, result, time.monotonic() + timeout, cluster)
     finally:
