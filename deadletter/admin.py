@@ -307,7 +307,7 @@ LINKS = ("origin_links", "consumer_group_link")
 class DeadLetterRecordAdmin(OfferedLookupsMixin, admin.ModelAdmin):
     # What triage needs, narrow enough for 1280 px beside the filters (the CSS in the list
     # template fixes the widths); position, fingerprint, convention are on the record page.
-    list_display = ("error_shown", "status_shown", "age", "topic_shown", "account_id", "event_type", "assignee")
+    list_display = ("error_shown", "status_shown", "age", "topic_shown", "account_shown", "event_type", "assignee")
     list_display_links = ("error_shown",)
     list_filter = (
         StatusFilter,
@@ -335,6 +335,7 @@ class DeadLetterRecordAdmin(OfferedLookupsMixin, admin.ModelAdmin):
     readonly_fields = (
         *KAFKA_FIELDS,
         *("key_shown", "value_shown", "headers_table", "stack_trace_folded", "replay_id", "failed_again_shown"),
+        "account_shown",
         *SHOWN_TIMES,
         *LINKS,
     )
@@ -364,7 +365,7 @@ class DeadLetterRecordAdmin(OfferedLookupsMixin, admin.ModelAdmin):
             {
                 "fields": (
                     ("event_id", "event_type"),
-                    ("account_id", "transaction_id"),
+                    ("account_shown", "transaction_id"),
                     ("correlation_id", "saga_id"),
                     ("amount", "currency"),
                 )
@@ -472,6 +473,17 @@ class DeadLetterRecordAdmin(OfferedLookupsMixin, admin.ModelAdmin):
             return "(no error type)"
         short = obj.error_type.rsplit(".", 1)[-1] or obj.error_type
         return format_html('<span title="{}">{}</span>', obj.error_type, short)
+
+    @admin.display(description="account", ordering="account_id")
+    def account_shown(self, obj: DeadLetterRecord) -> str:
+        """The event's account, else the record key (billing keys by account id): display only, never stored."""
+        if obj.account_id:
+            return obj.account_id
+        if obj.key_text:
+            return format_html(
+                '<span class="dl-from-key" title="{}">{}</span> <span class="help">(key)</span>', KEY_HINT, obj.key_text
+            )
+        return "-"
 
     @admin.display(description="original topic", ordering="original_topic")
     def topic_shown(self, obj: DeadLetterRecord) -> str:
@@ -617,9 +629,15 @@ class DeadLetterRecordAdmin(OfferedLookupsMixin, admin.ModelAdmin):
         try:
             records = summary.filtered(self, request)
         except LookupNotOffered as refused:
-            self.message_user(request, f"The summary cannot be filtered by {refused}.", messages.ERROR)
+            self.message_user(
+                request, f"The summary cannot be filtered by {refused}: shown unfiltered.", messages.ERROR
+            )
             return HttpResponseRedirect(reverse("admin:deadletter_summary"))
-        except IncorrectLookupParameters:
+        except IncorrectLookupParameters as wrong:
+            names = ", ".join(sorted(request.GET)) or "-"
+            self.message_user(
+                request, f"The summary cannot apply its filters ({names}): {wrong}. Shown unfiltered.", messages.ERROR
+            )
             return HttpResponseRedirect(reverse("admin:deadletter_summary"))
         context = {
             **self.admin_site.each_context(request),
@@ -631,6 +649,7 @@ class DeadLetterRecordAdmin(OfferedLookupsMixin, admin.ModelAdmin):
 
 
 FAILED_AGAIN_HINT = "Republished, then dead-lettered again."
+KEY_HINT = "No account id in the event (not JSON, or no account field): this is the record key."
 
 
 def triagers() -> QuerySet[User]:

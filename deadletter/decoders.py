@@ -51,6 +51,8 @@ class Decoded:
     failed_at: datetime | None = None
     replay_id: uuid.UUID | None = None
     errors: list[str] = field(default_factory=list)
+    # Spring's cause class (<prefix>exception-cause-fqcn): the error type when the exception is a wrapper.
+    error_cause: str = ""
 
 
 class _Names:
@@ -190,6 +192,7 @@ def _spring_family(convention: str, origin_prefix: str, exception_prefix: str, k
             "error_type": (f"{exception_prefix}exception-fqcn", _text),
             "error_message": (f"{exception_prefix}exception-message", _text),
             "stack_trace": (f"{exception_prefix}exception-stacktrace", _text),
+            "error_cause": (f"{exception_prefix}exception-cause-fqcn", _text),
         },
         key_error={
             "error_type": (f"{exception_prefix}key-exception-fqcn", _text),
@@ -420,6 +423,24 @@ def _smallrye_cause(cause: tuple[int | None, int | None], headers: Headers, resu
         result.stack_trace = f"Caused by: {cause_class}: {text}".strip()
 
 
+# Exceptions Spring wraps the listener's own in: their class says nothing about the failure, so the
+# error type (and the fingerprint) is the cause class Spring wrote beside it. The wrapper stays visible
+# on the record page: first line of the stack trace, and its header among the raw headers.
+# DeserializationException is no wrapper: it is the failure itself (its cause header names itself).
+SPRING_WRAPPERS = frozenset(
+    {
+        "org.springframework.kafka.listener.ListenerExecutionFailedException",
+    }
+)
+
+
+def _unwrap(result: Decoded) -> None:
+    """A known Spring wrapper's error type is replaced by its cause class, when Spring wrote one."""
+    cause = result.error_cause.strip()
+    if cause and result.error_type.strip() in SPRING_WRAPPERS:
+        result.error_type = cause
+
+
 def _replay_id(value: bytes | None, result: Decoded) -> None:
     """A record the portal republished carries x-replay-id; it came back if it failed again."""
     text = _text(value, result.errors, REPLAY_ID_HEADER).strip()
@@ -438,6 +459,7 @@ def decode_headers(headers: Headers, names: tuple[str, ...] | None = None) -> De
         _run(plan.steps, headers, result)
         if plan.fallback and not result.original_topic:
             _run(plan.fallback, headers, result)
+        _unwrap(result)
         if plan.cause is not None:
             _smallrye_cause(plan.cause, headers, result)
         if plan.replay_at is not None:

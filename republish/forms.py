@@ -21,7 +21,7 @@ def offered_as_target(name: str) -> bool:
         return True
     lowered = name.lower()
     return not (
-        lowered.startswith(("_", "test.", "test-", "test_"))
+        lowered.startswith(("_", "test.", "test-", "test_", "bench.", "bench-", "bench_"))
         or lowered.endswith((".dlt", "-dlt", ".dlq", "-dlq", "dead-letter", "dead-letters"))
         or "-retry" in lowered
     )

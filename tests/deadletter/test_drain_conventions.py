@@ -44,7 +44,7 @@ def test_it_reads_spring_kafka_big_endian_partition_and_offset(produce, drain, d
     assert row.original_offset == 0x3132333435363738
     assert row.original_timestamp_ms == 1764000000123
     assert row.consumer_group == "accounts"
-    assert row.error_type.endswith("ListenerExecutionFailedException")
+    assert row.error_type == "java.lang.IllegalStateException"  # the cause, not Spring's wrapper
     assert row.error_message == "Listener failed; account 991 locked"
 
 
