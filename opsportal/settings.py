@@ -280,6 +280,8 @@ AXES_VERBOSE = False
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+# Times say their zone everywhere (opsportal/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["opsportal.formats"]
 USE_I18N = True
 USE_TZ = True
 
