@@ -69,3 +69,12 @@ def test_the_command_needs_exactly_one_scope_and_one_reset_type(scenario):
         call_command("reset_offsets", scenario.group, "--to-earliest")
     with pytest.raises(CommandError, match="argument --to-latest: not allowed with argument --to-earliest"):
         call_command("reset_offsets", scenario.group, "--all-topics", "--to-earliest", "--to-latest")
+
+
+@pytest.mark.django_db
+def test_a_form_error_is_shown_once(client, operator):
+    client.force_login(operator)
+
+    page = client.post(reverse(NEW_RESET), {"group_id": "g", "topics": "", "reset_type": "to-earliest", "value": ""})
+
+    assert page.content.decode().count("choose either all topics or one or more topics") == 1
