@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from tests.deadletter import samples
 from tests.deadletter.desk_support import store
 
-TRIAGE_COLUMNS = ("error_shown", "status_shown", "age", "topic_shown", "account_id", "event_type", "assignee")
+TRIAGE_COLUMNS = ("error_shown", "status_shown", "age", "topic_shown", "account_shown", "event_type", "assignee")
 SCREENSHOTS = os.environ.get("DESK_SCREENSHOTS")  # a directory: also save what the test saw
 
 
