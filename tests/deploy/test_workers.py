@@ -52,7 +52,8 @@ def two_workers(start, queue):
 
 
 def send(queue: str, name: str, *args) -> None:
-    app = Celery(broker=TEST_REDIS_URL)
+    # Not the current app: the portal's shared tasks would then resolve to this bare one for the rest of the run.
+    app = Celery(broker=TEST_REDIS_URL, set_as_current=False)
     try:
         app.send_task(name, args=args, queue=queue)
     finally:
