@@ -138,10 +138,10 @@ def _laid_out(text: str, quotes: str) -> str:
 
 
 def for_diff(text: str) -> str:
-    """A side of the diff laid out even when malformed (display only, never sent); single-quoted
-    strings are kept whole too, so the diff shows the text as it is."""
-    laid_out = pretty(text)
-    return laid_out if laid_out != text or "\n" in text else _laid_out(text, quotes="\"'")
+    """A side of the diff laid out even when malformed (display only, never sent). Single-quoted
+    strings are kept whole too; valid JSON has no single quote outside a string, so it is laid out
+    exactly as pretty() lays it out."""
+    return _laid_out(text, quotes="\"'")
 
 
 def _minified(text: str) -> str:
