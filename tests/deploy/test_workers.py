@@ -15,6 +15,7 @@ import redis
 import yaml
 from celery import Celery
 from django.contrib.auth.models import User
+from django.db import connection
 
 from deadletter.models import DeadLetterRecord, Review
 from opsportal import kafka
@@ -25,7 +26,10 @@ from republish.models import ReplayJob
 from .conftest import ROOT, TEST_REDIS_URL, base_environment, database_url_for_children
 
 DRAIN_LOCK = "opsportal:deadletter-drain"  # deadletter/tasks.py
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="worker processes share only a server database"),
+]
 
 
 @pytest.fixture

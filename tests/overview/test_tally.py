@@ -22,6 +22,7 @@ from republish.discard import discard
 from republish.tasks import run_replay_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
+on_postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="the status trigger is PostgreSQL's")
 
 
 def full_counts() -> dict[str, object]:
@@ -92,7 +93,9 @@ def test_exact_before_and_after_each_catch_up_and_after_a_rebuild(db):
 
 def test_the_status_tally_follows_triage_republish_and_discard(client, dead_letters, operator, original_topic):
     records = dead_letters([(f"acct-{i}".encode(), b'{"n": %d}' % i) for i in range(9)])
-    assert len(records) == 9 and StatusDelta.objects.exists()  # written by the trigger, in the drain
+    assert len(records) == 9
+    if connection.vendor == "postgresql":
+        assert StatusDelta.objects.exists()  # written by the trigger, in the drain; SQLite counts live
     assert_tally_exact()
     tally.catch_up()
     assert_tally_exact()
@@ -125,6 +128,7 @@ def test_a_status_change_rolled_back_leaves_the_tally_as_it_was(db):
     assert_tally_exact()
 
 
+@on_postgresql
 def test_a_missing_trigger_is_counted_live_and_reinstalled_by_the_catch_up(db):
     make_records(0, 5)
     tally.uninstall_status_trigger()
@@ -136,6 +140,7 @@ def test_a_missing_trigger_is_counted_live_and_reinstalled_by_the_catch_up(db):
     assert_tally_exact()
 
 
+@on_postgresql
 def test_the_catch_up_waits_for_an_insert_in_flight(db, monkeypatch):
     """A writer holding the records table open (an insert not committed yet) keeps the tally
     from moving past ids it may still commit below the largest one seen."""
