@@ -523,6 +523,8 @@ def up(brokers: int, security: str = "none") -> None:
             stop_node(node)
         raise
     status(brokers, security)
+    state_dir = cluster_nodes[0].state_dir
+    print(f"Kafka state: {state_dir.relative_to(ROOT) if state_dir.is_relative_to(ROOT) else state_dir}")
 
 
 def down() -> None:
