@@ -63,7 +63,8 @@ def portal_needs(reset_groups: Iterable[str] = ()) -> list[Need]:
 
 
 def check_access(cluster: kafka.ClusterSettings | None = None, reset_groups: Iterable[str] = ()) -> list[AccessCheck]:
-    """One outcome per needed operation; a connection refused (login, TLS) is one refused line."""
+    """One outcome per needed operation; a connection refused (login, TLS) is one refused line,
+    and so is a topic or group refused as a whole (missing, or not even describable)."""
     cluster = kafka.cluster_settings(cluster)
     user = cluster.sasl_username or "ANONYMOUS"
     needs = portal_needs(reset_groups)
@@ -71,17 +72,37 @@ def check_access(cluster: kafka.ClusterSettings | None = None, reset_groups: Ite
         allowed, refused = kafka.authorized_operations(dict.fromkeys(need.resource for need in needs), cluster)
     except kafka.KafkaClientError as exc:
         return [AccessCheck(Need("CONNECT", "CLUSTER", "kafka-cluster", "every operation"), str(exc))]
-    return [AccessCheck(need, _refusal(need, user, allowed, refused)) for need in needs]
+    checks: list[AccessCheck] = []
+    for resource, needs_of_resource in _by_resource(needs).items():
+        if resource in refused:
+            checks.append(AccessCheck(_every(needs_of_resource), _whole_refusal(refused[resource])))
+        else:
+            checks += [AccessCheck(need, _refusal(need, user, allowed)) for need in needs_of_resource]
+    return checks
 
 
-def _refusal(
-    need: Need,
-    user: str,
-    allowed: dict[tuple[str, str], set[str]],
-    refused: dict[tuple[str, str], kafka.KafkaClientError],
-) -> str | None:
-    if need.resource in refused:
-        return str(refused[need.resource])
+def _by_resource(needs: list[Need]) -> dict[tuple[str, str], list[Need]]:
+    grouped: dict[tuple[str, str], list[Need]] = {}
+    for need in needs:
+        grouped.setdefault(need.resource, []).append(need)
+    return grouped
+
+
+def _every(needs: list[Need]) -> Need:
+    """The needs of one resource as one line: its operations and their reasons, each once."""
+    first = needs[0]
+    operations = "/".join(dict.fromkeys(need.operation for need in needs))
+    reasons = "; ".join(dict.fromkeys(need.why for need in needs))
+    return Need(operations, first.resource_type, first.name, reasons)
+
+
+def _whole_refusal(error: kafka.KafkaClientError) -> str:
+    if error.code == "UNKNOWN_TOPIC_OR_PART":
+        return "the topic does not exist (`manage.py ensure_topics` creates the billing topics)"
+    return str(error)
+
+
+def _refusal(need: Need, user: str, allowed: dict[tuple[str, str], set[str]]) -> str | None:
     if need.operation in allowed.get(need.resource, set()):
         return None
     kind = need.resource_type
