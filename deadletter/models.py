@@ -165,7 +165,7 @@ class DeadLetterRecord(models.Model):
         with transaction.atomic():
             super().save(*args, **kwargs)
             if adding:
-                Review.objects.create(record=self, timestamp=self.timestamp)
+                Review.objects.create(record=self, **{name: getattr(self, name) for name in Review.COPIED})
 
     def raw_headers(self) -> list[tuple[str, bytes | None]]:
         return header_codec.decode(self.headers)
@@ -190,8 +190,14 @@ class Review(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
     # The id this record was last republished with (a record that failed again comes back carrying it).
     replay_id = models.UUIDField(null=True, blank=True)
-    # The record's own timestamp, never changed: the status filter's index is in the list's order.
+    # Copied from the record, never changed (COPIED). The timestamp: the status filter's index is
+    # in the list's order. The fingerprint and original topic: the summary groups this table alone,
+    # never joining the wide records table (deadletter/summary.py).
     timestamp = models.DateTimeField(null=True, blank=True)
+    fingerprint = models.CharField(max_length=16, blank=True)
+    original_topic = models.CharField(max_length=249, blank=True)
+
+    COPIED = ("timestamp", "fingerprint", "original_topic")
 
     class Meta:
         indexes = [models.Index(fields=["status", "-timestamp", "-record"], name="deadletter_review_status_time")]
@@ -203,9 +209,9 @@ class Review(models.Model):
     def create_missing(cls, records: models.QuerySet) -> None:
         """A Review (status new) for each of these records that has none: one INSERT ... SELECT,
         so no row passes through Python (the drain calls this for every batch it COPYs)."""
-        missing = records.filter(review__isnull=True).order_by().values_list("pk", "timestamp")
+        missing = records.filter(review__isnull=True).order_by().values_list("pk", *cls.COPIED)
         select, params = missing.query.get_compiler(connection=connection).as_sql()
-        columns = ", ".join(_column(cls, name) for name in ("record", "timestamp", "status"))
+        columns = ", ".join(_column(cls, name) for name in ("record", *cls.COPIED, "status"))
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {cls._meta.db_table} ({columns}) SELECT m.*, %s FROM ({select}) AS m",

@@ -105,8 +105,8 @@ def copy_insert_or_ignore(rows: list[Row]) -> int:
     """
     records, columns = table(DeadLetterRecord), ", ".join(_column_types()[0])
     position = ", ".join(column(DeadLetterRecord, name) for name in ("dlq_topic", "partition", "offset"))
-    review_columns = ", ".join(column(Review, name) for name in ("record", "status", "timestamp"))
-    timestamp = column(DeadLetterRecord, "timestamp")
+    review_columns = ", ".join(column(Review, name) for name in ("record", "status", *Review.COPIED))
+    copied = ", ".join(column(DeadLetterRecord, name) for name in Review.COPIED)
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMPORARY TABLE deadletter_incoming ON COMMIT DROP AS SELECT {columns} FROM {records} WITH NO DATA"
@@ -114,8 +114,8 @@ def copy_insert_or_ignore(rows: list[Row]) -> int:
         copy_rows("deadletter_incoming", rows)
         cursor.execute(
             f"WITH new AS (INSERT INTO {records} ({columns}) SELECT {columns} FROM deadletter_incoming "
-            f"ON CONFLICT ({position}) DO NOTHING RETURNING id, {timestamp}) "
-            f"INSERT INTO {table(Review)} ({review_columns}) SELECT id, %s, {timestamp} FROM new",
+            f"ON CONFLICT ({position}) DO NOTHING RETURNING id, {copied}) "
+            f"INSERT INTO {table(Review)} ({review_columns}) SELECT id, %s, {copied} FROM new",
             [Status.NEW.value],
         )
         return cursor.rowcount

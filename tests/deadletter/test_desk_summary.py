@@ -21,7 +21,10 @@ def rows():
     billing = [store(n, b"acc_1", samples.billing_event(), samples.billing_headers(offset=n)) for n in range(1, 4)]
     spring = store(10, b"acc_2", samples.billing_event(), samples.spring_kafka_headers())
     long = store(11, b"acc_3", b"x", [("x-error-type", b"BigError"), ("x-error-message", LONG.encode())])
-    DeadLetterRecord.objects.filter(pk=billing[0].pk).update(timestamp=datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC))
+    # As if drained with that timestamp: the Review carries a copy of it.
+    when = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+    DeadLetterRecord.objects.filter(pk=billing[0].pk).update(timestamp=when)
+    Review.objects.filter(pk=billing[0].pk).update(timestamp=when)
     Review.objects.filter(pk__in=[billing[1].pk, billing[2].pk]).update(status="republished")
     return {"billing": billing, "spring": spring, "long": long}
 
