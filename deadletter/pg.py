@@ -194,3 +194,26 @@ def settle_reviews(outcomes: Sequence[tuple[int, str, str]], expected: str) -> N
     ]
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
+
+
+def fetch_binary(statement: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """Rows in PostgreSQL's binary format: a bytea value arrives as its bytes, not as hex text
+    the server encodes and the client decodes (Django's cursors can only ask for text)."""
+    import psycopg  # PostgreSQL only
+
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(statement, params, binary=True)
+        return cursor.fetchall()
+
+
+def record_columns(columns: Sequence[str], ids: Sequence[int]) -> list[tuple[Any, ...]]:
+    """The named DeadLetterRecord columns (the headers as JSON text) of these ids, in binary format
+    (a bulk republish loads each chunk's records this way).
+
+    The headers as text, decoded by json.loads: half the cost of psycopg's jsonb loader on bytes.
+    """
+    pk = column(DeadLetterRecord, "pk")
+    names = [pk if name == "pk" else column(DeadLetterRecord, name) for name in columns]
+    names = [f"{name}::text" if field == "headers" else name for field, name in zip(columns, names, strict=True)]
+    select = f"SELECT {', '.join(names)} FROM {table(DeadLetterRecord)} WHERE {pk} = ANY(%s::bigint[])"
+    return fetch_binary(select, [plain_array_literal(list(ids))])

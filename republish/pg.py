@@ -1,4 +1,5 @@
-"""Every PostgreSQL-specific statement of the republish app, behind plain functions.
+"""Every PostgreSQL-specific statement of the republish app, behind plain functions
+(reading the dead-letter records is deadletter.pg's).
 
 A bulk republish sends each chunk's rows as array literals in one statement per table,
 planned as key lookups; callers check `connection.vendor` and use the ORM elsewhere
@@ -15,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import connection, models
 
-from deadletter.models import DeadLetterRecord
 from deadletter.pg import array_literal, column, plain_array_literal, table
 
 from .models import Replay
@@ -136,25 +136,3 @@ def settle_replays(rows: Sequence[SettleRow], settled_at: datetime) -> list[tupl
         return [
             (record_id, str(replay), state) for record_id, replay, state in cursor.fetchall() if state != publishing
         ]
-
-
-def fetch_binary(statement: str, params: list[Any]) -> list[tuple[Any, ...]]:
-    """Rows in PostgreSQL's binary format: a bytea value arrives as its bytes, not as hex text
-    the server encodes and the client decodes (Django's cursors can only ask for text)."""
-    import psycopg  # PostgreSQL only
-
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(statement, params, binary=True)
-        return cursor.fetchall()
-
-
-def load_source_rows(columns: Sequence[str], ids: Sequence[int]) -> list[tuple[Any, ...]]:
-    """The named DeadLetterRecord columns (the headers as JSON text) of these ids, in binary format.
-
-    The headers as text, decoded by json.loads: half the cost of psycopg's jsonb loader on bytes.
-    """
-    pk = column(DeadLetterRecord, "pk")
-    names = [pk if name == "pk" else column(DeadLetterRecord, name) for name in columns]
-    names = [f"{name}::text" if field == "headers" else name for field, name in zip(columns, names, strict=True)]
-    select = f"SELECT {', '.join(names)} FROM {table(DeadLetterRecord)} WHERE {pk} = ANY(%s::bigint[])"
-    return fetch_binary(select, [plain_array_literal(list(ids))])

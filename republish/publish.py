@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from deadletter import header_codec
+from deadletter import pg as deadletter_pg
 from deadletter.models import DeadLetterRecord
 from opsportal import kafka
 from topics.browse import TOPIC_NAME
@@ -113,7 +114,7 @@ def load_sources(ids: Sequence[int]) -> list[Source]:
     if connection.vendor == "postgresql":
         with transaction.atomic():
             pg.plan_as_key_lookups()
-            rows = pg.load_source_rows(Source._fields, ids)
+            rows = deadletter_pg.record_columns(Source._fields, ids)
         by_pk = {
             row[0]: Source._make((*row[:_HEADERS], json.loads(row[_HEADERS]), *row[_HEADERS + 1 :])) for row in rows
         }
