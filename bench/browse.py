@@ -165,22 +165,29 @@ def median_page(client: Client, url: str, loads: int) -> tuple[float, str]:
 
 
 def raw_read(windows: dict[int, tuple[int, int]], timeout: float = 30.0) -> int:
-    """A new consumer (never committing: no group is made), assign each partition at its start, consume to its stop."""
+    """A new consumer (never committing: no group is made), assign each partition at its start, consume to its stop.
+
+    Each consume asks for exactly the records still due, so it returns when the last arrives: asking for
+    more made every read ending at a partition's end wait out the consume timeout (0.5 s), which is
+    librdkafka waiting for records that do not exist, not Kafka reading.
+    """
     consumer = kafka.consumer(f"bench-browse-raw-{uuid.uuid4().hex[:8]}")
     try:
         if windows:
             kafka.assign(consumer, {(TOPIC, p): start for p, (start, _) in windows.items()})
-        todo = {p: stop for p, (_, stop) in windows.items()}
+        todo = dict(windows)
         read, deadline = 0, time.monotonic() + timeout
         while todo:
             if time.monotonic() > deadline:
                 raise SystemExit(f"raw read did not finish in {timeout} s: {todo}")
-            for record in kafka.poll(consumer, 10_000, 0.5):
-                stop = todo.get(record.partition)
-                if stop is None or record.offset >= stop:
+            due = sum(stop - start for start, stop in todo.values())
+            for record in kafka.poll(consumer, min(due, 10_000), 0.5):
+                window = todo.get(record.partition)
+                if window is None or record.offset >= window[1]:
                     continue
                 read += 1
-                if record.offset >= stop - 1:
+                todo[record.partition] = (record.offset + 1, window[1])
+                if record.offset >= window[1] - 1:
                     del todo[record.partition]
         return read
     finally:

@@ -557,7 +557,14 @@ class DeadLetterRecordAdmin(OfferedLookupsMixin, admin.ModelAdmin):
             '<a id="original-message" href="{}?{}">{}</a>', reverse("admin:topics_topic_messages"), urlencode(at), where
         )
         if obj.key_text:
-            by_key = {"topic": topic, "partition": str(partition), "kind": "key", "value": obj.key_text}
+            # From the original's offset up: the key's events after it (and it), not those before it.
+            by_key = {
+                "topic": topic,
+                "partition": str(partition),
+                "kind": "key",
+                "value": obj.key_text,
+                "from": str(offset),
+            }
             newer = format_html(
                 ' &middot; <a id="newer-for-key" href="{}?{}">newer events of key {} on that partition</a>',
                 reverse("admin:topics_topic_search"),

@@ -123,6 +123,13 @@ def clamp(cursor: dict[int, int], known: Bounds, notes: list[str]) -> dict[int, 
     return clamped
 
 
+def starting_from(known: Bounds, offset: int, notes: list[str]) -> Bounds:
+    """The bounds of a search that looks no lower than `offset` (the newer events after a known one)."""
+    begin = {p: min(max(first, offset), known.end[p]) for p, first in known.begin.items()}
+    notes.extend(f"Partition {p}: searching offsets {begin[p]} and above only." for p in sorted(begin))
+    return Bounds(begin, dict(known.end), known.failures)
+
+
 def _read(client: kafka.Consumer, topic: str, windows: dict[int, tuple[int, int]]) -> tuple[dict, dict[int, str]]:
     read = kafka.read_windows(client, {(topic, p): w for p, w in windows.items()}, settings.KAFKA_REQUEST_TIMEOUT)
     failures = {p: str(error) for (_, p), error in read.failures.items()}

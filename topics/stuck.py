@@ -7,6 +7,7 @@ lag ops care about (how far behind in time), beside the lag in records.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -78,32 +79,45 @@ class GroupState:
 
 
 def where_stuck(group_id: str) -> GroupState:
-    """Committed offsets, end offsets and the message at each committed offset. Raises KafkaClientError."""
-    committed, failures = kafka.committed_offsets([group_id])
+    """Committed offsets, end offsets and the message at each committed offset. Raises KafkaClientError.
+
+    One admin client for the three admin requests (each new client connects again); the group's
+    description is asked for while the offsets and messages are read, since nothing else waits for it.
+    """
+    admin = kafka.admin_client()
+    committed, failures = kafka.committed_offsets([group_id], admin=admin)
     errors = [str(error) for error in failures.values()]
     positions = committed.get(group_id, {})
-    ends, end_failures = kafka.list_offsets(positions, "latest")
-    errors += [str(error) for error in end_failures.values()]
-    described, describe_failures = kafka.describe_groups([group_id])
-    errors += [str(error) for error in describe_failures.values()]
-    windows = {
-        position: (offset, offset + 1) for position, offset in positions.items() if offset < ends.get(position, 0)
-    }
-    records: dict[kafka.Position, list[kafka.Record]] = {}
-    if windows:
-        client = kafka.browse_consumer()
-        try:
-            read = kafka.read_windows(client, windows, settings.KAFKA_REQUEST_TIMEOUT)
-        finally:
-            client.close()
-        records = read.records
-        errors += [f"{t}[{p}]: the committed message did not arrive in time" for t, p in read.incomplete()]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        describing = pool.submit(kafka.describe_groups, [group_id], None, admin)
+        ends, end_failures = kafka.list_offsets(positions, "latest", admin=admin)
+        errors += [str(error) for error in end_failures.values()]
+        records, read_errors = _committed_messages(positions, ends)
+        described, describe_failures = describing.result()
+    errors += read_errors + [str(error) for error in describe_failures.values()]
     rows = [
         StuckPartition(topic, partition, offset, ends.get((topic, partition)), _at(records, (topic, partition), offset))
         for (topic, partition), offset in sorted(positions.items())
     ]
     group = described.get(group_id)
     return GroupState(rows, group.members if group else (), errors)
+
+
+def _committed_messages(
+    positions: dict[kafka.Position, int], ends: dict[kafka.Position, int]
+) -> tuple[dict[kafka.Position, list[kafka.Record]], list[str]]:
+    """The message at each committed offset short of its partition's end: one consumer reads them all at once."""
+    windows = {
+        position: (offset, offset + 1) for position, offset in positions.items() if offset < ends.get(position, 0)
+    }
+    if not windows:
+        return {}, []
+    client = kafka.browse_consumer()
+    try:
+        read = kafka.read_windows(client, windows, settings.KAFKA_REQUEST_TIMEOUT)
+    finally:
+        client.close()
+    return read.records, [f"{t}[{p}]: the committed message did not arrive in time" for t, p in read.incomplete()]
 
 
 def _at(

@@ -32,6 +32,7 @@ from .browse import (
     clamp,
     offsets_at,
     read_one,
+    starting_from,
 )
 from .browse import page_backward as read_backward
 from .browse import page_forward as read_forward
@@ -242,8 +243,8 @@ def _search(request: HttpRequest, context: dict[str, Any]) -> None:
     with browsing(topic) as (client, all_partitions):
         context["all_partitions"] = all_partitions
         chosen = choose_partitions(params.get("partition", "all"), all_partitions)
-        known = bounds(topic, chosen)
         notes: list[str] = []
+        known = _search_bounds(topic, chosen, params.get("from", ""), notes)
         cursor = (
             clamp(parse_cursor(params.get("pos", ""), known.partitions), known, notes)
             if params.get("pos")
@@ -267,10 +268,22 @@ def _search(request: HttpRequest, context: dict[str, Any]) -> None:
     )
     if result.stopped_by != "done":
         changes = {k: params.get(k, "") for k in ("kind", "field", "value")}
+        if params.get("from"):
+            changes["from"] = params.get("from", "")
         context["continue_url"] = _link(
             context["search_url"], params, **changes, pos=format_cursor(result.cursor), scanned=str(scanned)
         )
     _log(request, "search", topic, chosen, f"{query.describe()}: scanned {scanned} of {known.total()}")
+
+
+def _search_bounds(topic: str, chosen: list[int], lowest: str, notes: list[str]) -> Bounds:
+    """The partitions' bounds; with `from` (one partition: a dead letter's newer events of its key), none below it."""
+    known = bounds(topic, chosen)
+    if not lowest:
+        return known
+    if len(chosen) != 1:
+        raise BrowseError("A search from an offset needs one partition: offsets of different partitions are unrelated.")
+    return starting_from(known, parse_offset(lowest), notes)
 
 
 def download_view(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpResponse:

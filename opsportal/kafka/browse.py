@@ -22,6 +22,8 @@ from opsportal.kafka.errors import KafkaClientError, translate_error, translated
 # librdkafka needs a group id even for a consumer that only assigns; this one is never joined or committed.
 BROWSE_GROUP_ID = "opsportal-browse-never-committed"
 Window = tuple[int, int]  # [start, stop) offsets
+MAX_BATCH = 5000  # messages per consume(): fewer calls into librdkafka, a bounded list in memory
+WAIT_SLICE = 0.1  # seconds one consume() may wait: only a window with gaps ever waits that long
 
 
 @dataclass
@@ -50,6 +52,9 @@ def browse_consumer(cluster: ClusterSettings | None = None) -> Consumer:
             # A page reads 50 records: no need for librdkafka's 64 MiB of prefetch per consumer.
             "queued.max.messages.kbytes": 16384,
             "fetch.wait.max.ms": 100,
+            # When that prefetch queue is full (a search's chunk, or the records fetched past a finished
+            # window), fetching resumes 10 ms after it drains instead of librdkafka's 1,000 ms.
+            "fetch.queue.backoff.ms": 10,
         },
     )
 
@@ -84,10 +89,9 @@ def read_windows(
         return result
     with translated("assigning partitions to read", cluster):
         assigned = [confluent_kafka.TopicPartition(t, p, start) for (t, p), (start, _) in todo.items()]
+        # Never paused nor resumed: a resume right after assign (needed once finished partitions were
+        # paused) left a reassigned partition unfetched for about a second, now and then.
         consumer_client.assign(assigned)
-        # A partition paused when an earlier window of this consumer finished stays paused through
-        # unassign and assign: resumed here, or the next window of it would wait out its timeout.
-        consumer_client.resume(assigned)
     try:
         _read_until_done(consumer_client, todo, result, time.monotonic() + timeout, cluster)
     finally:
@@ -103,21 +107,32 @@ def _read_until_done(
     deadline: float,
     cluster: ClusterSettings,
 ) -> None:
+    """Read until every window is done or the deadline passes; `todo` shrinks to the unread part of each window."""
     while todo and (left := deadline - time.monotonic()) > 0:
+        # consume() returns when it has num_messages or at its timeout. Asking for exactly the
+        # offsets still due returns the moment the last one arrives, where a larger batch waited
+        # out the whole timeout at a partition's end. A window with gaps (compaction, transaction
+        # markers) delivers fewer messages than offsets: the short timeout bounds that wait.
+        due = sum(stop - start for start, stop in todo.values())
         with translated("reading records", cluster):
-            messages = cast("list[Any]", consumer_client.consume(num_messages=1000, timeout=min(left, 0.5)))
-        finished: list[Position] = []
-        for message in messages:
-            position = (message.topic(), message.partition())
-            window = todo.get(position)
-            if window is None:
-                continue
-            if _take(message, window, result, position, cluster):
-                finished.append(position)
-                del todo[position]
-        if finished:
-            # Stop fetching what is done, so the rest of the wait goes to the partitions still read.
-            consumer_client.pause([confluent_kafka.TopicPartition(t, p) for t, p in finished])
+            messages = cast("list[Any]", consumer_client.consume(min(due, MAX_BATCH), min(left, WAIT_SLICE)))
+        _take_all(messages, todo, result, cluster)
+
+
+def _take_all(messages: list[Any], todo: dict[Position, Window], result: WindowRead, cluster: ClusterSettings) -> None:
+    """Keep the messages inside their windows; a window's start moves past each, a finished window leaves `todo`.
+
+    Records fetched past a finished window (librdkafka prefetches) are skipped here.
+    """
+    for message in messages:
+        position = (message.topic(), message.partition())
+        window = todo.get(position)
+        if window is None:
+            continue
+        if _take(message, window, result, position, cluster):
+            del todo[position]
+        else:
+            todo[position] = (message.offset() + 1, window[1])
 
 
 def _take(message: Any, window: Window, result: WindowRead, position: Position, cluster: ClusterSettings) -> bool:

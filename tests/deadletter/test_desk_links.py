@@ -42,7 +42,13 @@ def test_the_record_links_to_its_original_message_and_the_keys_newer_events(admi
     }
     path, query = link(page, "newer-for-key")
     assert path == reverse("admin:topics_topic_search")
-    assert query == {"topic": ["billing.transaction.events"], "partition": ["3"], "kind": ["key"], "value": ["acc_42"]}
+    assert query == {
+        "topic": ["billing.transaction.events"],
+        "partition": ["3"],
+        "kind": ["key"],
+        "value": ["acc_42"],
+        "from": ["1234"],
+    }
 
 
 def test_the_record_links_to_its_consumer_groups_mirror_page(admin_client, row):
