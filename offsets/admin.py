@@ -131,7 +131,7 @@ class OffsetResetAdmin(OfferedLookupsMixin, admin.ModelAdmin):
         if request.method == "POST" and request.POST.get("post"):
             return self._confirm(request)
         # GET parameters prefill the form, so a consumer group page can link here with its group id.
-        form = ResetForm(request.POST) if request.method == "POST" else ResetForm(initial=request.GET.dict())
+        form = ResetForm(request.POST) if request.method == "POST" else ResetForm(initial=self._initial(request))
         plan = self._preview(request, form) if request.method == "POST" and form.is_valid() else None
         if plan is not None:
             return self._render(
@@ -142,6 +142,18 @@ class OffsetResetAdmin(OfferedLookupsMixin, admin.ModelAdmin):
                 token=signing.dumps(plan.to_json(), salt=_plan_salt(request)),
             )
         return self._render(request, "reset_form.html", form=form)
+
+    def _initial(self, request: HttpRequest) -> dict[str, Any]:
+        """The query's values; for a group alone, also the topics it has committed offsets for."""
+        initial: dict[str, Any] = request.GET.dict()
+        group_id = initial.get("group_id", "").strip()
+        if not group_id or initial.get("topics") or initial.get("all_topics"):
+            return initial
+        try:
+            initial["topics"] = "\n".join(reset.group_topics(group_id))
+        except (reset.ResetError, KafkaClientError) as exc:
+            self.message_user(request, f"The group's topics could not be filled in: {exc}", messages.WARNING)
+        return initial
 
     def _preview(self, request: HttpRequest, form: ResetForm) -> reset.ResetPlan | None:
         try:

@@ -3,4 +3,4 @@ from django.apps import AppConfig
 
 class OffsetsConfig(AppConfig):
     name = "offsets"
-    verbose_name = "Offset resets"
+    verbose_name = "Consumer offsets"  # not "Offset resets": that is its one model, the next crumb

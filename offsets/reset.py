@@ -205,6 +205,17 @@ class PartitionPlan:
     current: int | None  # the committed offset; None when the group has none here
     new: int
     warning: str = ""  # set when the value was clamped or fell back
+    end: int | None = None  # the log end offset when previewed; None in plans stored before it was read
+
+    @property
+    def lag_now(self) -> int | None:
+        """Records the group has still to read, as committed now."""
+        return None if self.end is None or self.current is None else self.end - self.current
+
+    @property
+    def lag_after(self) -> int | None:
+        """Records it will have to read after the reset (as of the preview)."""
+        return None if self.end is None else self.end - self.new
 
     @property
     def delta(self) -> int | None:
@@ -325,6 +336,14 @@ def resettable_group(
     return committed[group_id]
 
 
+def group_topics(group_id: str, cluster: ClusterSettings | None = None) -> list[str]:
+    """The topics a group has committed offsets for: what a reset of it is usually about."""
+    committed, failures = kafka.committed_offsets([group_id], cluster)
+    if group_id in failures:
+        raise ResetError(f"could not read committed offsets of group {group_id}: {failures[group_id]}")
+    return sorted({topic for topic, _ in committed.get(group_id, {})})
+
+
 def _busy_message(group: GroupInfo) -> str:
     members = "; ".join(f"{m.client_id} {m.member_id} on {m.host}" for m in group.members)
     return (
@@ -426,7 +445,8 @@ def plan_reset(
     committed = resettable_group(spec.group_id, cluster, admin=reads.admin)
     positions = _positions(spec, committed, reads)
     new = _new_offsets(spec, positions, committed, reads)
-    partitions = tuple(PartitionPlan(t, p, committed.get((t, p)), *new[(t, p)]) for t, p in positions)
+    ends = reads.offsets(positions, "latest")  # for the lag before and after, shown beside each partition
+    partitions = tuple(PartitionPlan(t, p, committed.get((t, p)), *new[(t, p)], end=ends[(t, p)]) for t, p in positions)
     return ResetPlan(spec, partitions, group_state="EMPTY")
 
 

@@ -333,7 +333,7 @@ class RepublishAdminMixin(ForbiddenActionMixin):
     # --- bulk actions ---------------------------------------------------------------------
 
     @admin.action(description="Republish selected dead letters…", permissions=["bulk_republish"])
-    def republish_selected(self, request: HttpRequest, queryset: QuerySet[DeadLetterRecord]) -> TemplateResponse | None:
+    def republish_selected(self, request: HttpRequest, queryset: QuerySet[DeadLetterRecord]) -> HttpResponse | None:
         form = BulkRepublishForm(request.POST if request.POST.get("post") else None)
         if request.POST.get("post") and form.is_valid():
             if not selection_unchanged(request, queryset):
@@ -344,8 +344,7 @@ class RepublishAdminMixin(ForbiddenActionMixin):
                     messages.ERROR,
                 )
                 return None
-            self._start_bulk(request, queryset, form.cleaned_data)
-            return None
+            return self._start_bulk(request, queryset, form.cleaned_data)
         target = request.POST.get("target_topic", "")
         total = queryset.count()
         per_topic = (
@@ -370,7 +369,10 @@ class RepublishAdminMixin(ForbiddenActionMixin):
             selection=signing.dumps(selection_of(queryset), salt=SELECTION_SALT),
         )
 
-    def _start_bulk(self, request: HttpRequest, queryset: QuerySet[DeadLetterRecord], data: dict[str, Any]) -> None:
+    def _start_bulk(
+        self, request: HttpRequest, queryset: QuerySet[DeadLetterRecord], data: dict[str, Any]
+    ) -> HttpResponseRedirect | None:
+        """Create and queue the job, then take the operator to its page, where it runs live."""
         # Each account's events go out in their original order.
         ordered = queryset.filter(review__status__in=REPUBLISHABLE).order_by(
             "original_topic", "original_partition", "original_offset", "pk"
@@ -398,7 +400,7 @@ class RepublishAdminMixin(ForbiddenActionMixin):
             ),
             messages.SUCCESS,
         )
-        return None
+        return HttpResponseRedirect(url)
 
     @admin.action(description="Discard selected dead letters…", permissions=["discard"])
     def discard_selected(self, request: HttpRequest, queryset: QuerySet[DeadLetterRecord]) -> TemplateResponse | None:

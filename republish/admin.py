@@ -22,7 +22,7 @@ from django.utils.translation import ngettext
 
 from deadletter.admin import DeadLetterRecordAdmin
 from deadletter.models import DeadLetterRecord
-from opsportal.admin_mixins import ForbiddenActionMixin, ReadOnlyMixin, operator
+from opsportal.admin_mixins import ForbiddenActionMixin, ReadOnlyMixin, operator, show_time
 from opsportal.kafka import KafkaClientError
 
 from . import jobs, links
@@ -126,30 +126,15 @@ class RecordFilter(IdFilter):
 
 @admin.register(ReplayJob)
 class ReplayJobAdmin(ReadOnlyAdmin):
-    list_display = (
-        "pk",
-        "state",
-        "progress",
-        "done",
-        "failed",
-        "skipped",
-        "total",
-        "target_topic",
-        "rate_limit",
-        "requested_by",
-        "approved_by",
-        "created_at",
-        "finished_at",
-    )
+    # What an operator watches jobs by, narrow enough for 1280 px beside the filter (widths in
+    # republish.css); the counts one by one, rate limit, start and progress times are on the job page.
+    list_display = ("job_shown", "state", "progress", "target", "people", "created", "finished")
+    list_display_links = ("job_shown",)
     list_filter = ("state",)
     list_select_related = ("requested_by", "approved_by")
+    # The counts, state and last error are in the live box at the top of the job page, which
+    # polling keeps current; a second copy of them below would go stale while it does.
     readonly_fields = (
-        "state",
-        "total",
-        "done",
-        "failed",
-        "skipped",
-        "last_error",
         "target_topic",
         "rate_limit",
         "requested_by",
@@ -160,9 +145,16 @@ class ReplayJobAdmin(ReadOnlyAdmin):
         "finished_at",
         "edit_diff",
     )
-    exclude = ("record_ids", "edit")
+    exclude = ("record_ids", "edit", "state", "total", "done", "failed", "skipped", "last_error")
     actions = ["approve_jobs", "reject_jobs", "run_the_rest"]
     change_form_template = "admin/republish/replayjob_change_form.html"
+
+    class Media:
+        css = {"all": ("republish/republish.css",)}
+
+    @admin.display(description="Job", ordering="pk")
+    def job_shown(self, job: ReplayJob) -> str:
+        return str(job.pk)
 
     @admin.display(description="Progress")
     def progress(self, job: ReplayJob) -> str:
@@ -174,7 +166,34 @@ class ReplayJobAdmin(ReadOnlyAdmin):
         shown = f"{settled}/{job.total} ({100 * settled // job.total if job.total else 100}%)"
         if job.seems_abandoned():
             shown += f"; nothing settled since {job.last_moved_at:%Y-%m-%d %H:%M} UTC: worker lost? Run the rest"
-        return shown
+        return format_html(
+            '{}<span class="rp-detail">{} republished · {} failed · {} skipped</span>',
+            shown,
+            job.done,
+            job.failed,
+            job.skipped,
+        )
+
+    @admin.display(description="Target", ordering="target_topic")
+    def target(self, job: ReplayJob) -> str:
+        limit = f"at most {job.rate_limit}/s" if job.rate_limit else "no rate limit"
+        return format_html(
+            '{}<span class="rp-detail">{}</span>', job.target_topic or "each record's original topic", limit
+        )
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, job: ReplayJob) -> str:
+        return show_time(job.created_at)
+
+    @admin.display(description="Finished", ordering="finished_at")
+    def finished(self, job: ReplayJob) -> str:
+        return show_time(job.finished_at)
+
+    @admin.display(description="By")
+    def people(self, job: ReplayJob) -> str:
+        if job.approved_by is None:
+            return str(job.requested_by or "–")
+        return format_html('{}<span class="rp-detail">approved by {}</span>', job.requested_by or "–", job.approved_by)
 
     @admin.display(description="Edit")
     def edit_diff(self, job: ReplayJob) -> str:
@@ -298,10 +317,56 @@ class ReplayJobAdmin(ReadOnlyAdmin):
 
 @admin.register(Replay)
 class ReplayAdmin(ReadOnlyAdmin):
-    list_display = ("replay_id", "state", "target_topic", "target_partition", "offset", "record", "created_at")
+    # Narrow enough for 1280 px beside the filters (widths in republish.css): the id shortened
+    # like a commit's, the written copy as one link, a failure's error under its state. The full
+    # id, start offset, requester and settle time are on the replay's page.
+    list_display = ("replay_shown", "state_shown", "written_to", "dead_letter_id", "job_id_shown", "created")
+    list_display_links = ("replay_shown",)
     list_filter = ("state", "edited", "target_topic", JobFilter)
     search_fields = ("=replay_id",)
-    list_select_related = ("record", "requested_by")
+    search_help_text = "An exact replay id (the x-replay-id header of the written copy)."
+
+    class Media:
+        css = {"all": ("republish/republish.css",)}
+
+    @admin.display(description="Replay", ordering="replay_id")
+    def replay_shown(self, replay: Replay) -> str:
+        return format_html('<code title="{}">{}…</code>', replay.replay_id, str(replay.replay_id)[:8])
+
+    @admin.display(description="State", ordering="state")
+    def state_shown(self, replay: Replay) -> str:
+        edited = " (edited)" if replay.edited else ""
+        if not replay.error:
+            return f"{replay.get_state_display()}{edited}"
+        return format_html(
+            '{}{}<span class="rp-detail rp-error" title="{}">{}</span>',
+            replay.get_state_display(),
+            edited,
+            replay.error,
+            replay.error,
+        )
+
+    @admin.display(description="Written to", ordering="target_topic")
+    def written_to(self, replay: Replay) -> str:
+        url = links.written_copy_url(replay)
+        if not url:
+            return f"{replay.target_topic}[{replay.target_partition}]"
+        return format_html(
+            '<a href="{}">{}[{}]@{}</a>', url, replay.target_topic, replay.target_partition, replay.offset
+        )
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, replay: Replay) -> str:
+        return show_time(replay.created_at)
+
+    @admin.display(description="Dead letter", ordering="record")
+    def dead_letter_id(self, replay: Replay) -> str:
+        return format_html('<a href="{}">{}</a>', links.record_url(replay.record_id), replay.record_id)
+
+    @admin.display(description="Job", ordering="job")
+    def job_id_shown(self, replay: Replay) -> str:
+        return links.job_link(replay.job_id)
+
     readonly_fields = [
         *(field.name for field in Replay._meta.fields if field.name != "value"),
         "written_copy",
@@ -360,10 +425,7 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Job", ordering="job")
     def job_link(self, entry: AuditEntry) -> str:
-        if entry.job_id is None:
-            return "–"
-        url = reverse("admin:republish_replayjob_change", args=[entry.job_id])
-        return format_html('<a href="{}">{}</a>', url, entry.job_id)
+        return links.job_link(entry.job_id)
 
     @admin.display(description="Records")
     def record_count(self, entry: AuditEntry) -> int:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from .models import Replay
 
@@ -34,3 +36,10 @@ def record_url(record_pk: int) -> str:
 
 def job_replays_url(job_pk: int) -> str:
     return f"{reverse('admin:republish_replay_changelist')}?job={job_pk}"
+
+
+def job_link(job_pk: int | None) -> SafeString | str:
+    """The job's number linking to its page; a dash for a record republished on its own."""
+    if job_pk is None:
+        return "–"
+    return format_html('<a href="{}">{}</a>', reverse("admin:republish_replayjob_change", args=[job_pk]), job_pk)

@@ -118,7 +118,9 @@ class ReplayJob(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"republish job {self.pk} ({self.done}/{self.total} done, {self.failed} failed)"
+        # What names the job in headings and links: its counts are the job page's live part,
+        # which polling keeps current; copied here they would go stale while it runs.
+        return f"republish job {self.pk} of {self.total} record(s)"
 
     @property
     def last_moved_at(self) -> datetime | None:

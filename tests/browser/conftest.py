@@ -67,3 +67,16 @@ def log_in(live_server, page):
         page.wait_for_selector("#user-tools")
 
     return log_in_as
+
+
+def assert_columns_inside(page, columns: tuple[str, ...], width: int) -> None:
+    """Each column's header and cells inside the viewport, and the page never scrolls sideways."""
+    for column in columns:
+        header = page.locator(f"#result_list th.column-{column}").bounding_box()
+        assert header is not None, column
+        assert header["x"] >= 0 and header["x"] + header["width"] <= width, (column, header)
+        for cell in page.locator(f"#result_list td.field-{column}, #result_list th.field-{column}").all():
+            box = cell.bounding_box()
+            assert box is not None and box["x"] + box["width"] <= width, (column, box)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert page.evaluate("getComputedStyle(document.querySelector('.results')).overflowX") == "visible"

@@ -10,6 +10,8 @@ from django.contrib.auth.models import User
 from tests.deadletter import samples
 from tests.deadletter.desk_support import store
 
+from .conftest import assert_columns_inside
+
 TRIAGE_COLUMNS = ("error_shown", "status_shown", "age", "topic_shown", "account_shown", "event_type", "assignee")
 SCREENSHOTS = os.environ.get("DESK_SCREENSHOTS")  # a directory: also save what the test saw
 
@@ -30,15 +32,7 @@ def test_the_triage_columns_are_inside_the_viewport(records, live_server, page, 
     log_in("desk", "desk-password")
     page.goto(f"{live_server.url}/admin/deadletter/deadletterrecord/")
     page.wait_for_selector("#result_list")
-    for column in TRIAGE_COLUMNS:
-        header = page.locator(f"#result_list th.column-{column}").bounding_box()
-        assert header is not None, column
-        assert header["x"] >= 0 and header["x"] + header["width"] <= width, (column, header)
-        for cell in page.locator(f"#result_list td.field-{column}, #result_list th.field-{column}").all():
-            box = cell.bounding_box()
-            assert box is not None and box["x"] + box["width"] <= width, (column, box)
-    assert page.evaluate("document.documentElement.scrollWidth") <= width
-    assert page.evaluate("getComputedStyle(document.querySelector('.results')).overflowX") == "visible"
+    assert_columns_inside(page, TRIAGE_COLUMNS, width)
     if SCREENSHOTS:
         page.screenshot(path=f"{SCREENSHOTS}/list-{width}.png", full_page=True)
 

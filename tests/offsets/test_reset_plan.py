@@ -160,13 +160,14 @@ def test_a_plan_goes_to_json_and_back_unchanged():
         "value": "-2",
         "group_state": "EMPTY",
         "partitions": [
-            {"topic": "orders", "partition": 0, "current": 10, "new": 8, "warning": ""},
+            {"topic": "orders", "partition": 0, "current": 10, "new": 8, "warning": "", "end": None},
             {
                 "topic": "orders",
                 "partition": 1,
                 "current": None,
                 "new": 0,
                 "warning": "no committed offset; latest used",
+                "end": None,
             },
         ],
     }
