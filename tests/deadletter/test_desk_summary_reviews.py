@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from django.apps import apps
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Max, Min
 from django.urls import reverse
 
@@ -68,7 +68,8 @@ def test_every_way_of_storing_copies_fingerprint_topic_and_time_to_the_review(wr
 @pytest.fixture
 def mixed():
     """80 records in every convention, a third republished, a few discarded."""
-    insert_rows(rows(80))
+    with transaction.atomic():  # as the drain stores a batch
+        insert_rows(rows(80))
     ids = list(DeadLetterRecord.objects.order_by("pk").values_list("pk", flat=True))
     Review.objects.filter(pk__in=ids[::3]).update(status="republished")
     Review.objects.filter(pk__in=ids[1::7]).update(status="discarded")
@@ -113,6 +114,7 @@ def test_the_summary_counts_what_a_direct_count_of_the_records_finds(admin_clien
     assert statuses == {Status(status).label: n for status, n in counted}
 
 
+@pytest.mark.django_db(transaction=True)  # SQLite's schema editor runs outside a transaction only
 def test_the_migration_copies_fingerprint_and_topic_of_existing_records(mixed):
     Review.objects.update(fingerprint="", original_topic="")  # as the new columns start
     with connection.schema_editor() as editor:
