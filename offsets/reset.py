@@ -233,11 +233,41 @@ class PartitionPlan:
         return "0"
 
 
+def _sum_known(values: list[int | None]) -> int | None:
+    """The sum of the known values (a partition without a committed offset has no lag now); None if none is."""
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
+
+
+@dataclass(frozen=True)
+class PlanTotals:
+    """What the whole reset does to the group, the preview's last row."""
+
+    read_again: int  # records read a second time, over the partitions that move back
+    skipped: int  # records never read, over the partitions that move forward
+    lag_now: int | None
+    lag_after: int | None
+
+    @classmethod
+    def of(cls, partitions: tuple[PartitionPlan, ...]) -> PlanTotals:
+        deltas = [p.delta for p in partitions if p.delta is not None]
+        return cls(
+            read_again=sum(d for d in deltas if d > 0),
+            skipped=-sum(d for d in deltas if d < 0),
+            lag_now=_sum_known([p.lag_now for p in partitions]),
+            lag_after=_sum_known([p.lag_after for p in partitions]),
+        )
+
+
 @dataclass(frozen=True)
 class ResetPlan:
     spec: ResetSpec
     partitions: tuple[PartitionPlan, ...]
     group_state: str = ""
+
+    @property
+    def totals(self) -> PlanTotals:
+        return PlanTotals.of(self.partitions)
 
     @property
     def new_offsets(self) -> dict[Position, int]:

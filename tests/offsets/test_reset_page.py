@@ -66,6 +66,10 @@ def test_the_preview_shows_each_partitions_lag_now_and_after_the_reset(scenario,
     # p0 and p1 end at 10, committed 4 and 10; p2 ends at 4, nothing committed; all go to 7 (p2 clamped to 4).
     assert cells(html, "lag-now") == ["6", "0", "-"]
     assert cells(html, "lag-after") == ["3", "3", "0"]
+    totals = re.search(r'<tr class="plan-totals">(.*?)</tr>', html, re.S)
+    assert totals is not None
+    footer = [" ".join(re.sub(r"<[^>]+>", "", th).split()) for th in re.findall(r"<th[^>]*>(.*?)</th>", totals[1])]
+    assert footer == ["3 partitions", "+3 read again, &minus;3 skipped", "6", "6", ""]
 
 
 def test_a_stored_plan_from_before_the_lag_was_read_still_shows(scenario):
