@@ -91,18 +91,19 @@ def choose_partitions(requested: str, partitions: list[int]) -> list[int]:
     return [int(requested)]
 
 
-def bounds(topic: str, partitions: list[int]) -> Bounds:
+def bounds(client: kafka.Consumer, topic: str, partitions: list[int]) -> Bounds:
+    """Asked on the browsing consumer's connections; a partition whose broker does not answer is a failure."""
     positions = [(topic, p) for p in partitions]
-    begin, failed_begin = kafka.list_offsets(positions, "earliest")
-    end, failed_end = kafka.list_offsets(positions, "latest")
+    begin, failed_begin = kafka.partition_offsets(client, positions, "earliest")
+    end, failed_end = kafka.partition_offsets(client, [pos for pos in positions if pos not in failed_begin], "latest")
     failures = {p: str(error) for (_, p), error in (failed_begin | failed_end).items()}
     ok = [p for p in partitions if (topic, p) in begin and (topic, p) in end]
     return Bounds({p: begin[(topic, p)] for p in ok}, {p: end[(topic, p)] for p in ok}, failures)
 
 
-def offsets_at(topic: str, known: Bounds, timestamp_ms: int) -> dict[int, int]:
+def offsets_at(client: kafka.Consumer, topic: str, known: Bounds, timestamp_ms: int) -> dict[int, int]:
     """The first offset at or after the time in each partition (the end when none is), as Kafka's offsets_for_times."""
-    found, failures = kafka.list_offsets([(topic, p) for p in known.partitions], timestamp_ms)
+    found, failures = kafka.partition_offsets(client, [(topic, p) for p in known.partitions], timestamp_ms)
     known.failures.update({p: str(error) for (_, p), error in failures.items()})
     return {p: (found[(topic, p)] if found[(topic, p)] >= 0 else known.end[p]) for (_, p) in found}
 

@@ -172,9 +172,9 @@ def _browse(request: HttpRequest, context: dict[str, Any]) -> None:
     with browsing(topic) as (client, all_partitions):
         context["all_partitions"] = all_partitions
         chosen = choose_partitions(params.get("partition", "all"), all_partitions)
-        known = bounds(topic, chosen)
+        known = bounds(client, topic, chosen)
         notes: list[str] = []
-        backward, cursor = _start(params, topic, known, notes)
+        backward, cursor = _start(client, params, topic, known, notes)
         page = (read_backward if backward else read_forward)(client, topic, cursor, known)
     page.notes = notes
     _show_page(request, context, page)
@@ -182,7 +182,9 @@ def _browse(request: HttpRequest, context: dict[str, Any]) -> None:
     _log(request, "browse", topic, chosen, f"offsets shown [from, to): {shown}")
 
 
-def _start(params: QueryDict, topic: str, known: Bounds, notes: list[str]) -> tuple[bool, dict[int, int]]:
+def _start(
+    client: kafka.Consumer, params: QueryDict, topic: str, known: Bounds, notes: list[str]
+) -> tuple[bool, dict[int, int]]:
     """(read backward?, cursor) for the request: a continued page, or a start at newest, oldest, offset or time."""
     if params.get("pos"):
         return params.get("dir") == "backward", clamp(
@@ -198,7 +200,7 @@ def _start(params: QueryDict, topic: str, known: Bounds, notes: list[str]) -> tu
         return False, clamp(dict.fromkeys(known.partitions, offset), known, notes)
     if start == "time":
         at = parse_time(params.get("at", ""))
-        cursor = offsets_at(topic, known, at)
+        cursor = offsets_at(client, topic, known, at)
         for p in sorted(p for p, offset in cursor.items() if offset >= known.end[p]):
             notes.append(f"Partition {p}: no message at or after {_timestamp(at)}; starting at its end.")
         return False, cursor
@@ -244,7 +246,7 @@ def _search(request: HttpRequest, context: dict[str, Any]) -> None:
         context["all_partitions"] = all_partitions
         chosen = choose_partitions(params.get("partition", "all"), all_partitions)
         notes: list[str] = []
-        known = _search_bounds(topic, chosen, params.get("from", ""), notes)
+        known = _search_bounds(client, topic, chosen, params.get("from", ""), notes)
         cursor = (
             clamp(parse_cursor(params.get("pos", ""), known.partitions), known, notes)
             if params.get("pos")
@@ -276,9 +278,9 @@ def _search(request: HttpRequest, context: dict[str, Any]) -> None:
     _log(request, "search", topic, chosen, f"{query.describe()}: scanned {scanned} of {known.total()}")
 
 
-def _search_bounds(topic: str, chosen: list[int], lowest: str, notes: list[str]) -> Bounds:
+def _search_bounds(client: kafka.Consumer, topic: str, chosen: list[int], lowest: str, notes: list[str]) -> Bounds:
     """The partitions' bounds; with `from` (one partition: a dead letter's newer events of its key), none below it."""
-    known = bounds(topic, chosen)
+    known = bounds(client, topic, chosen)
     if not lowest:
         return known
     if len(chosen) != 1:

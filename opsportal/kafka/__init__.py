@@ -8,7 +8,14 @@ which bootstrap servers were tried, what failed and what to check.
 """
 
 from opsportal.kafka import registry, wire
-from opsportal.kafka.browse import BROWSE_GROUP_ID, WindowRead, browse_consumer, read_windows, topic_partitions
+from opsportal.kafka.browse import (
+    BROWSE_GROUP_ID,
+    WindowRead,
+    browse_consumer,
+    partition_offsets,
+    read_windows,
+    topic_partitions,
+)
 from opsportal.kafka.clients import (
     AdminClient,
     ClusterSettings,
@@ -104,6 +111,7 @@ __all__ = [
     "list_group_ids",
     "list_offsets",
     "list_topics",
+    "partition_offsets",
     "poll",
     "produce",
     "read_windows",

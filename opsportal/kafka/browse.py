@@ -1,4 +1,4 @@
-"""Reading windows of records for the message browser and search.
+"""Reading windows of records, and the offsets that bound them, for the message browser and search.
 
 Only `assign` + seek: the browsing consumer never subscribes, so it never joins its group,
 and nothing here commits, so the group never exists on the brokers. It never creates a topic
@@ -55,6 +55,9 @@ def browse_consumer(cluster: ClusterSettings | None = None) -> Consumer:
             # When that prefetch queue is full (a search's chunk, or the records fetched past a finished
             # window), fetching resumes 10 ms after it drains instead of librdkafka's 1,000 ms.
             "fetch.queue.backoff.ms": 10,
+            # A new client spaces its connection attempts by half this (50 ms by default): the first
+            # metadata request of about half the pages waited that out. 10 ms gives 11 ms, librdkafka's least.
+            "reconnect.backoff.ms": 10,
         },
     )
 
@@ -68,6 +71,80 @@ def topic_partitions(consumer_client: Consumer, topic: str, cluster: ClusterSett
     if described is None or described.error is not None:
         return None
     return sorted(described.partitions)
+
+
+# ListOffsets' own timestamps for the ends of a partition (Kafka's protocol): the first offset, and the
+# next to be written (for this read_committed consumer, the last stable offset: what it can read).
+EARLIEST, LATEST = -2, -1
+
+
+def partition_offsets(
+    consumer_client: Consumer,
+    positions: list[Position],
+    which: str | int,
+    cluster: ClusterSettings | None = None,
+) -> tuple[dict[Position, int], dict[Position, KafkaClientError]]:
+    """Earliest, latest, or first at or after a timestamp (epoch ms; -1 past the last record), on the browsing
+    consumer's own connections: no admin client to build and connect per page.
+
+    Failures are per partition: when the one request fails (a broker down fails it whole), each leader's
+    partitions are asked again apart, so only those of a broker that does not answer fail. Only the metadata
+    request that groups them by leader raises (then no broker answers at all).
+    """
+    cluster = cluster_settings(cluster)
+    at = EARLIEST if which == "earliest" else LATEST if which == "latest" else int(which)
+    if not positions:
+        return {}, {}
+    try:
+        return _offsets_for_times(consumer_client, positions, at, cluster), {}
+    except KafkaClientError as exc:
+        if len(positions) == 1:
+            return {}, {positions[0]: exc}
+    offsets: dict[Position, int] = {}
+    failures: dict[Position, KafkaClientError] = {}
+    for leader, group in _by_leader(consumer_client, positions, cluster).items():
+        if leader < 0:
+            leaderless = KafkaClientError(f"{_named(group)}: no leader (its broker is down)", code="NO_LEADER")
+            failures.update(dict.fromkeys(group, leaderless))
+            continue
+        try:
+            offsets.update(_offsets_for_times(consumer_client, group, at, cluster))
+        except KafkaClientError as exc:
+            failures.update(dict.fromkeys(group, exc))
+    return offsets, failures
+
+
+def _named(positions: list[Position]) -> str:
+    return ", ".join(f"{t}[{p}]" for t, p in positions)
+
+
+def _offsets_for_times(
+    consumer_client: Consumer, positions: list[Position], at: int, cluster: ClusterSettings
+) -> dict[Position, int]:
+    what = f"listing offsets of {_named(positions)}"
+    with translated(what, cluster):
+        answers = consumer_client.offsets_for_times(
+            [confluent_kafka.TopicPartition(t, p, at) for t, p in positions], timeout=cluster.request_timeout
+        )
+    for answer in answers:
+        if answer.error is not None:
+            raise translate_error(answer.error, what, cluster)
+    return {(answer.topic, answer.partition): answer.offset for answer in answers}
+
+
+def _by_leader(
+    consumer_client: Consumer, positions: list[Position], cluster: ClusterSettings
+) -> dict[int, list[Position]]:
+    """The positions by their leader broker (-1: none, or unknown to the metadata)."""
+    groups: dict[int, list[Position]] = {}
+    for topic in sorted({t for t, _ in positions}):
+        with translated(f"reading the metadata of topic {topic}", cluster):
+            described = consumer_client.list_topics(topic=topic, timeout=cluster.request_timeout).topics[topic]
+        for t, p in positions:
+            if t == topic:
+                leader = described.partitions[p].leader if p in described.partitions else -1
+                groups.setdefault(leader, []).append((t, p))
+    return groups
 
 
 def read_windows(
@@ -88,26 +165,39 @@ def read_windows(
     if not todo:
         return result
     with translated("assigning partitions to read", cluster):
-        assigned = [confluent_kafka.TopicPartition(t, p, start) for (t, p), (start, _) in todo.items()]
         # Never paused nor resumed: a resume right after assign (needed once finished partitions were
-        # paused) left a reassigned partition unfetched for about a second, now and then.
-        consumer_client.assign(assigned)
+        # paused) left a reassigned partition unfetched for about a second, now and then. A finished
+        # partition is unassigned instead, which also drops what librdkafka prefetched past its window
+        # (about 1 MiB a partition: for a page of 10 partitions, 10,000 records made into Python objects).
+        consumer_client.incremental_assign(
+            [confluent_kafka.TopicPartition(t, p, start) for (t, p), (start, _) in todo.items()]
+        )
+    held = set(todo)
     try:
-        _read_until_done(consumer_client, todo, result, time.monotonic() + timeout, cluster)
+        _read_until_done(consumer_client, todo, held, result, time.monotonic() + timeout, cluster)
     finally:
-        with translated("releasing partitions", cluster):
-            consumer_client.unassign()
+        _release(consumer_client, held, cluster)
     return result
+
+
+def _release(consumer_client: Consumer, positions: set[Position], cluster: ClusterSettings) -> None:
+    """Unassign these partitions (and drop what was fetched of them); `positions` is emptied."""
+    if positions:
+        with translated("releasing partitions", cluster):
+            consumer_client.incremental_unassign([confluent_kafka.TopicPartition(t, p) for t, p in positions])
+        positions.clear()
 
 
 def _read_until_done(
     consumer_client: Consumer,
     todo: dict[Position, Window],
+    held: set[Position],
     result: WindowRead,
     deadline: float,
     cluster: ClusterSettings,
 ) -> None:
-    """Read until every window is done or the deadline passes; `todo` shrinks to the unread part of each window."""
+    """Read until every window is done or the deadline passes; `todo` shrinks to the unread part of each window,
+    `held` (the partitions still assigned) to those of `todo`."""
     while todo and (left := deadline - time.monotonic()) > 0:
         # consume() returns when it has num_messages or at its timeout. Asking for exactly the
         # offsets still due returns the moment the last one arrives, where a larger batch waited
@@ -117,6 +207,9 @@ def _read_until_done(
         with translated("reading records", cluster):
             messages = cast("list[Any]", consumer_client.consume(min(due, MAX_BATCH), min(left, WAIT_SLICE)))
         _take_all(messages, todo, result, cluster)
+        if len(held) > len(todo):
+            _release(consumer_client, held - todo.keys(), cluster)
+            held.intersection_update(todo)
 
 
 def _take_all(messages: list[Any], todo: dict[Position, Window], result: WindowRead, cluster: ClusterSettings) -> None:
