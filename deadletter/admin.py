@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -31,6 +31,7 @@ from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
 from deadletter import decoders, pg, summary
+from deadletter.breaks import breakable
 from deadletter.models import SEARCHED, TRIAGE_STATUSES, DeadLetterRecord, Review, Status
 from deadletter.rows import kafka_time
 from opsportal.admin_mixins import LookupNotOffered, OfferedLookupsMixin, show_time
@@ -307,9 +308,11 @@ LINKS = ("origin_links", "consumer_group_link")
 class DeadLetterRecordAdmin(OfferedLookupsMixin, admin.ModelAdmin):
     # What triage needs, narrow enough for 1280 px beside the filters (the CSS in the list
     # template fixes the widths); position, fingerprint, convention are on the record page.
-    list_display = ("error_shown", "status_shown", "age", "topic_shown", "account_shown", "event_type", "assignee")
+    list_display = (
+        *("error_shown", "status_shown", "age", "topic_shown", "account_shown", "event_type_shown", "assignee"),
+    )
     list_display_links = ("error_shown",)
-    list_filter = (
+    list_filter: ClassVar[tuple[Any, ...]] = (
         StatusFilter,
         AssigneeFilter,
         "failed_again",
@@ -472,7 +475,7 @@ class DeadLetterRecordAdmin(OfferedLookupsMixin, admin.ModelAdmin):
         if not obj.error_type:
             return "(no error type)"
         short = obj.error_type.rsplit(".", 1)[-1] or obj.error_type
-        return format_html('<span title="{}">{}</span>', obj.error_type, short)
+        return format_html('<span title="{}">{}</span>', obj.error_type, breakable(short))
 
     @admin.display(description="account", ordering="account_id")
     def account_shown(self, obj: DeadLetterRecord) -> str:
@@ -488,8 +491,12 @@ class DeadLetterRecordAdmin(OfferedLookupsMixin, admin.ModelAdmin):
     @admin.display(description="original topic", ordering="original_topic")
     def topic_shown(self, obj: DeadLetterRecord) -> str:
         """Breakable after each dot, so a narrow column wraps billing.transaction.events between words."""
-        parts = obj.original_topic.split(".")
-        return format_html_join(mark_safe(".<wbr>"), "{}", ((part,) for part in parts)) if obj.original_topic else "-"
+        return breakable(obj.original_topic) if obj.original_topic else "-"
+
+    @admin.display(description="event type", ordering="event_type")
+    def event_type_shown(self, obj: DeadLetterRecord) -> str:
+        """Breakable between the words of a CamelCase type (ChargebackOpened), never inside one."""
+        return breakable(obj.event_type) if obj.event_type else "-"
 
     @admin.display(description="status", ordering="review__status")
     def status_shown(self, obj: DeadLetterRecord) -> str:
@@ -604,22 +611,17 @@ class DeadLetterRecordAdmin(OfferedLookupsMixin, admin.ModelAdmin):
     @admin.display(description="headers (in record order)")
     def headers_table(self, obj: DeadLetterRecord) -> str:
         rows = [
-            (index, name, _raw_text(value), decoders.describe_header(obj.convention, name, value))
+            _header_row(index, name, value, decoders.describe_header(obj.convention, name, value))
             for index, (name, value) in enumerate(obj.raw_headers(), start=1)
         ]
         if not rows:
             return "no headers"
-        body = format_html_join(
-            "",
-            '<tr><td>{}</td><td>{}</td><td><pre class="dl-wrap">{}</pre></td>'
-            '<td><pre class="dl-wrap">{}</pre></td></tr>',
-            rows,
-        )
         return format_html(
             '<table class="dl-headers"><colgroup><col class="dl-n"><col class="dl-name"><col><col></colgroup>'
             "<thead><tr><th>#</th><th>name</th><th>raw</th><th>decoded</th></tr></thead>"
-            "<tbody>{}</tbody></table>",
-            body,
+            "<tbody>{}</tbody></table>"
+            '<p class="help">A value across both columns reads the same raw and decoded.</p>',
+            format_html_join("", "{}", ((row,) for row in rows)),  # each row built by format_html
         )
 
     # --- summary page ---
@@ -709,6 +711,35 @@ def dead_letters_of(topic: str) -> dict[str, Any]:
 
 
 RAW_HEADER_LIMIT = 4096  # characters of a header's raw value shown; stack traces run long
+
+
+def _header_row(index: int, name: str, value: bytes | None, decoded: str) -> str:
+    """One header: raw and decoded side by side, or once across both when they are the same text
+    (a plain text header, a stack trace); an epoch-milliseconds timestamp also as a date."""
+    raw = _raw_text(value)
+    decoded = _with_date(name, decoded)
+    if decoded == raw:
+        return format_html(
+            '<tr><td>{}</td><td>{}</td><td colspan="2" class="dl-same"><pre class="dl-wrap">{}</pre></td></tr>',
+            index,
+            name,
+            raw,
+        )
+    return format_html(
+        '<tr><td>{}</td><td>{}</td><td><pre class="dl-wrap">{}</pre></td><td><pre class="dl-wrap">{}</pre></td></tr>',
+        index,
+        name,
+        raw,
+        decoded,
+    )
+
+
+def _with_date(name: str, decoded: str) -> str:
+    """A timestamp header's milliseconds since the epoch, with the date and zone they are."""
+    if not name.lower().endswith("timestamp") or not decoded.isascii() or not decoded.isdigit():
+        return decoded
+    moment = kafka_time(int(decoded)) if len(decoded) <= 15 else None
+    return f"{decoded} = {show_time(moment)}" if moment else decoded
 
 
 def _raw_text(value: bytes | None) -> str:

@@ -98,6 +98,32 @@ def selected_inputs(selected: list[str]) -> str:
     )
 
 
+def _leaving_out(report: safety.SelectionCheck, total: int, skipped: QuerySet[DeadLetterRecord]) -> dict[str, Any]:
+    """What the confirmation page needs to offer leaving flagged records out and to count what
+    the job then holds: the ticked kinds' records among those that would be sent."""
+    offered = [finding for finding in report.findings if finding.may_leave_out]
+    not_republishable = skipped.count()
+    skipped_ids = set(skipped.values_list("pk", flat=True)) if offered and not_republishable else set()
+    overlaps = report.overlaps(skipped_ids)
+    defaults = {finding.kind for finding in offered if finding.left_out_by_default}
+    left_out = sum(count for kinds, count in overlaps if defaults & set(kinds))
+    return {
+        "not_republishable": not_republishable,
+        "sendable": total - not_republishable,
+        "offered": offered,
+        "overlaps": overlaps,
+        "left_out": left_out,
+        "to_send": total - not_republishable - left_out,
+    }
+
+
+def _left_out_note(left_out: set[int], kinds: list[str]) -> str:
+    if not left_out:
+        return ""
+    titles = ", ".join(safety.KINDS[kind][1].lower() for kind in kinds)
+    return f"left out {len(left_out)} flagged record(s): {titles}"
+
+
 class RepublishAdminMixin(ForbiddenActionMixin):
     """Adds the acts on dead letters to DeadLetterRecordAdmin."""
 
@@ -178,7 +204,7 @@ class RepublishAdminMixin(ForbiddenActionMixin):
     def republish_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         require(request, "republish")
         record = get_object_or_404(DeadLetterRecord, pk=pk)
-        form = TargetForm(request.POST or None)
+        form = TargetForm(request.POST or None, original_topic=record.original_topic)
         if request.method == "POST" and request.POST.get("post") and form.is_valid():
             return self._republish_one(request, record, form.cleaned_data["target_topic"], edit=None)
         value = display.show(None if record.value is None else bytes(record.value))
@@ -256,7 +282,7 @@ class RepublishAdminMixin(ForbiddenActionMixin):
         except edits.EditRejected as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return self._back(record)
-        form = EditForm(request.POST or None, initial=initial)
+        form = EditForm(request.POST or None, initial=initial, original_topic=record.original_topic)
         edit = None
         encoded = None
         if request.method == "POST" and form.is_valid():
@@ -353,6 +379,8 @@ class RepublishAdminMixin(ForbiddenActionMixin):
             else Counter(dict(queryset.order_by().values_list("original_topic").annotate(n=Count("id"))))
         )
         topics = sorted(per_topic.items(), key=lambda item: -item[1])
+        report = safety.check_selection(queryset, total)
+        skipped = queryset.exclude(review__status__in=REPUBLISHABLE)
         return self._page(
             request,
             "confirm_bulk.html",
@@ -361,12 +389,14 @@ class RepublishAdminMixin(ForbiddenActionMixin):
             total=total,
             per_topic=topics[:TOPICS_SHOWN],
             more_topics=len(topics) - TOPICS_SHOWN,
-            report=safety.check_selection(queryset, total),
-            not_republishable=queryset.exclude(review__status__in=REPUBLISHABLE).count(),
+            report=report,
+            **_leaving_out(report, total, skipped),
             selected_inputs=selected_inputs(request.POST.getlist(ACTION_CHECKBOX_NAME)),
             select_across=request.POST.get("select_across", "0"),
             four_eyes=jobs.needs_approval(set(per_topic)),
             selection=signing.dumps(selection_of(queryset), salt=SELECTION_SALT),
+            # The action was posted to the list with its filters in the query string: back to them.
+            cancel_url=request.get_full_path(),
         )
 
     def _start_bulk(
@@ -378,8 +408,19 @@ class RepublishAdminMixin(ForbiddenActionMixin):
             "original_topic", "original_partition", "original_offset", "pk"
         )
         ids = list(ordered.values_list("pk", flat=True))
+        left_out: set[int] = set()
+        if data["leave_out"] and ids:
+            # The same database checks the page ran (Kafka's time-budgeted read is not one of them).
+            flagged = safety.check_selection(queryset, len(ids), kafka_budget=0).left_out(data["leave_out"])
+            left_out = flagged.intersection(ids)
+            ids = [pk for pk in ids if pk not in flagged]
         if not ids:
-            self.message_user(request, "None of the selected dead letters can be republished.", messages.ERROR)
+            self.message_user(
+                request,
+                "Nothing to republish: "
+                + ("every selected record left out is flagged." if left_out else "none can be republished."),
+                messages.ERROR,
+            )
             return None
         target = data["target_topic"]
         topics = {target} if target else set(queryset.values_list("original_topic", flat=True).distinct())
@@ -389,6 +430,7 @@ class RepublishAdminMixin(ForbiddenActionMixin):
             target_topic=target,
             rate_limit=data["rate_limit"],
             awaiting_approval=jobs.needs_approval(topics),
+            note=_left_out_note(left_out, data["leave_out"]),
         )
         queue_job(job)
         url = reverse("admin:republish_replayjob_change", args=[job.pk])
@@ -396,7 +438,12 @@ class RepublishAdminMixin(ForbiddenActionMixin):
         self.message_user(
             request,
             format_html(
-                'Republish job <a href="{}">{}</a> created for {} record(s).{}', url, job.pk, len(ids), waiting
+                'Republish job <a href="{}">{}</a> created for {} record(s).{}{}',
+                url,
+                job.pk,
+                len(ids),
+                f" {_left_out_note(left_out, data['leave_out']).capitalize()}." if left_out else "",
+                waiting,
             ),
             messages.SUCCESS,
         )

@@ -21,6 +21,7 @@ from django.utils.html import format_html
 from django.utils.translation import ngettext
 
 from deadletter.admin import DeadLetterRecordAdmin
+from deadletter.breaks import breakable
 from deadletter.models import DeadLetterRecord
 from opsportal.admin_mixins import ForbiddenActionMixin, ReadOnlyMixin, operator, show_time
 from opsportal.kafka import KafkaClientError
@@ -28,20 +29,13 @@ from opsportal.kafka import KafkaClientError
 from . import jobs, links
 from .actions import PERMISSIONS, RepublishAdminMixin, queue_job
 from .models import AuditEntry, Replay, ReplayJob
+from .outbox import REPUBLISHABLE
 from .publish import RepublishRefused
 from .reconcile import reconcile
 
 
 class ReadOnlyAdmin(ForbiddenActionMixin, ReadOnlyMixin, admin.ModelAdmin):
     pass
-
-
-class RepublishingDeadLetterAdmin(RepublishAdminMixin, DeadLetterRecordAdmin):
-    """deadletter's admin with the acts on dead letters (see republish.actions)."""
-
-
-admin.site.unregister(DeadLetterRecord)
-admin.site.register(DeadLetterRecord, RepublishingDeadLetterAdmin)
 
 
 JOB_REPLAYS_SHOWN = 20
@@ -55,6 +49,10 @@ def job_progress(job: ReplayJob) -> dict[str, Any]:
     seconds = (end - job.started_at).total_seconds() if job.started_at else 0.0
     rate = settled / seconds if seconds > 0 and job.state != ReplayJob.State.REJECTED else None
     left = job.total - settled
+    # An operator's stop is a notice, not an error: it says what was left, not what went wrong.
+    stopped_by = (
+        job.last_error if job.state == ReplayJob.State.STOPPED and job.last_error.startswith("stopped by ") else ""
+    )
     return {
         "state": job.state,
         "state_label": job.get_state_display(),
@@ -68,7 +66,10 @@ def job_progress(job: ReplayJob) -> dict[str, Any]:
         "percent": 100 * settled // job.total if job.total else 0,
         "rate": round(rate, 1) if rate is not None else None,
         "eta_seconds": round(left / rate) if running and rate and left > 0 else None,
-        "last_error": job.last_error,
+        "last_error": "" if stopped_by else job.last_error,
+        "stopped_by": stopped_by.removeprefix("stopped by "),
+        "not_sent": left if job.state == ReplayJob.State.STOPPED else 0,
+        "progress_at": show_time(job.progress_at),
     }
 
 
@@ -124,6 +125,30 @@ class RecordFilter(IdFilter):
         return queryset.filter(Q(pk__in=entries))
 
 
+class JobRecordsFilter(IdFilter):
+    """A job's records still to republish (not sent, or sent and failed): where a stopped job's
+    page points, what "Run the rest" would send."""
+
+    title = "republish job (still to republish)"
+    parameter_name = "republish_job"
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() is None:
+            return queryset
+        ids = ReplayJob.objects.filter(pk=self.as_id() or 0).values_list("record_ids", flat=True).first()
+        return queryset.filter(pk__in=ids or [], review__status__in=REPUBLISHABLE)
+
+
+class RepublishingDeadLetterAdmin(RepublishAdminMixin, DeadLetterRecordAdmin):
+    """deadletter's admin with the acts on dead letters (see republish.actions)."""
+
+    list_filter = (*DeadLetterRecordAdmin.list_filter, JobRecordsFilter)
+
+
+admin.site.unregister(DeadLetterRecord)
+admin.site.register(DeadLetterRecord, RepublishingDeadLetterAdmin)
+
+
 @admin.register(ReplayJob)
 class ReplayJobAdmin(ReadOnlyAdmin):
     # What an operator watches jobs by, narrow enough for 1280 px beside the filter (widths in
@@ -141,7 +166,7 @@ class ReplayJobAdmin(ReadOnlyAdmin):
         "approved_by",
         "created_at",
         "started_at",
-        "progress_at",
+        "progress_at",  # polling updates it with the live box
         "finished_at",
         "edit_diff",
     )
@@ -216,6 +241,8 @@ class ReplayJobAdmin(ReadOnlyAdmin):
         if job is not None and int(object_id) < 2**63:
             replays = Replay.objects.filter(job=job).order_by("id")[:JOB_REPLAYS_SHOWN]
             extra_context = {
+                "replay_count": Replay.objects.filter(job=job).count(),
+                "still_to_republish_url": links.job_records_url(job.pk),
                 **(extra_context or {}),
                 "live": job_progress(job),
                 "can_stop": self.has_bulk_republish_permission(request),
@@ -318,7 +345,7 @@ class ReplayJobAdmin(ReadOnlyAdmin):
 @admin.register(Replay)
 class ReplayAdmin(ReadOnlyAdmin):
     # Narrow enough for 1280 px beside the filters (widths in republish.css): the id shortened
-    # like a commit's, the written copy as one link, a failure's error under its state. The full
+    # to its end (see replay_shown), the written copy as one link, a failure's error under its state. The full
     # id, start offset, requester and settle time are on the replay's page.
     list_display = ("replay_shown", "state_shown", "written_to", "dead_letter_id", "job_id_shown", "created")
     list_display_links = ("replay_shown",)
@@ -331,7 +358,8 @@ class ReplayAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Replay", ordering="replay_id")
     def replay_shown(self, replay: Replay) -> str:
-        return format_html('<code title="{}">{}…</code>', replay.replay_id, str(replay.replay_id)[:8])
+        """The last 12 hex digits: replay ids are time-ordered, so a job's all share their start."""
+        return format_html('<code title="{}">…{}</code>', replay.replay_id, str(replay.replay_id)[-12:])
 
     @admin.display(description="State", ordering="state")
     def state_shown(self, replay: Replay) -> str:
@@ -351,9 +379,8 @@ class ReplayAdmin(ReadOnlyAdmin):
         url = links.written_copy_url(replay)
         if not url:
             return f"{replay.target_topic}[{replay.target_partition}]"
-        return format_html(
-            '<a href="{}">{}[{}]@{}</a>', url, replay.target_topic, replay.target_partition, replay.offset
-        )
+        where = f"{replay.target_topic}[{replay.target_partition}]@{replay.offset}"
+        return format_html('<a href="{}">{}</a>', url, breakable(where))
 
     @admin.display(description="Created", ordering="created_at")
     def created(self, replay: Replay) -> str:
@@ -367,8 +394,10 @@ class ReplayAdmin(ReadOnlyAdmin):
     def job_id_shown(self, replay: Replay) -> str:
         return links.job_link(replay.job_id)
 
+    # The record field would link the same dead letter as dead_letter does: shown once, as that.
+    exclude = ("record",)
     readonly_fields = [
-        *(field.name for field in Replay._meta.fields if field.name != "value"),
+        *(field.name for field in Replay._meta.fields if field.name not in ("value", "record")),
         "written_copy",
         "dead_letter",
         "came_back_as",
@@ -417,9 +446,9 @@ class ReplayAdmin(ReadOnlyAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ("at", "user", "action", "job_link", "record_count", "target_topic", "outcome")
+    list_display = ("at", "user", "action", "job_link", "record_count", "target_shown", "outcome")
     list_filter = ("action", "user", JobFilter, RecordFilter, "at")
-    list_select_related = ("user",)
+    list_select_related = ("user", "job")
     date_hierarchy = "at"
     readonly_fields = ("at", "user", "action", "job", "record_ids", "target_topic", "replay_ids", "outcome", "details")
 
@@ -428,5 +457,25 @@ class AuditEntryAdmin(ReadOnlyAdmin):
         return links.job_link(entry.job_id)
 
     @admin.display(description="Records")
-    def record_count(self, entry: AuditEntry) -> int:
-        return len(entry.record_ids)
+    def record_count(self, entry: AuditEntry) -> int | str:
+        """The entry's own records; a job's end or stop names none of its own: the job's count."""
+        if entry.record_ids:
+            return len(entry.record_ids)
+        return entry.job.total if entry.job is not None else "–"
+
+    @admin.display(description="Target topic", ordering="target_topic")
+    def target_shown(self, entry: AuditEntry) -> str:
+        """The topic chosen, else where its replays went (a record republished to its original
+        topic records no target of its own), else a job's records' own original topics."""
+        if entry.target_topic:
+            return entry.target_topic
+        if entry.replay_ids:
+            sent_to = Replay.objects.filter(replay_id__in=entry.replay_ids[:1000]).values_list(
+                "target_topic", flat=True
+            )
+            topics = sorted(set(sent_to))
+            if topics:
+                return ", ".join(topics[:3]) + (f" and {len(topics) - 3} more" if len(topics) > 3 else "")
+        if entry.job_id is not None:
+            return "each record's original topic"
+        return "–"

@@ -366,12 +366,19 @@ def edit_diff(
 ) -> str:
     """A line-by-line diff of both sides laid out (JSON): one changed member is one changed line.
     `schema`: the schema each side is encoded with (a wire-format value), a line above each."""
-    shown = for_diff if laid_out else str
-    before = [*shown(original_text).splitlines(), "--- headers ---", *headers_as_text(original_headers).splitlines()]
-    after = [*shown(value_text).splitlines(), "--- headers ---", *headers_as_text(headers).splitlines()]
+    before = [*_diff_lines(original_text, laid_out), "--- headers ---", *headers_as_text(original_headers).splitlines()]
+    after = [*_diff_lines(value_text, laid_out), "--- headers ---", *headers_as_text(headers).splitlines()]
     if schema is not None:
         before, after = [f"=== {schema[0]} ===", *before], [f"=== {schema[1]} ===", *after]
     return "\n".join(difflib.unified_diff(before, after, "original", "edited", lineterm=""))
+
+
+def _diff_lines(text: str, laid_out: bool) -> list[str]:
+    """One side's lines; laid out, without blank lines: a malformed value (a trailing comma) lays
+    out an empty member, which would read as a removed line of its own."""
+    if not laid_out:
+        return text.splitlines()
+    return [line for line in for_diff(text).splitlines() if line.strip()]
 
 
 def diff_rows(diff: str) -> list[tuple[str, str]]:

@@ -5,6 +5,8 @@ from typing import Any, cast
 from django import forms
 from django.conf import settings
 
+from .safety import LEAVE_OUT
+
 ORIGINAL = ""
 
 
@@ -27,8 +29,9 @@ def offered_as_target(name: str) -> bool:
     )
 
 
-def target_topic_choices() -> list[tuple[str, str]]:
-    """The mirrored topics (live metadata until the first sync has run) that may be a target."""
+def target_topic_choices(original: str = "each record's original topic") -> list[tuple[str, str]]:
+    """The mirrored topics (live metadata until the first sync has run) that may be a target;
+    `original` names the first choice, each record's (or the one record's) original topic."""
     from topics.models import Topic
 
     names = list(
@@ -40,18 +43,29 @@ def target_topic_choices() -> list[tuple[str, str]]:
         from opsportal import kafka
 
         names = sorted(name for name, topic in kafka.list_topics().items() if not topic.is_internal)
-    return [(ORIGINAL, "each record's original topic"), *((name, name) for name in names if offered_as_target(name))]
+    return [(ORIGINAL, original), *((name, name) for name in names if offered_as_target(name))]
 
 
 class TargetForm(forms.Form):
     target_topic = forms.ChoiceField(required=False, label="Republish to")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, original_topic: str | None = None, **kwargs: Any) -> None:
+        """`original_topic`: the one record's, when the form republishes one record."""
         super().__init__(*args, **kwargs)
-        cast(forms.ChoiceField, self.fields["target_topic"]).choices = target_topic_choices()
+        original = "each record's original topic"
+        if original_topic is not None:
+            original = f"its original topic ({original_topic})" if original_topic else "its original topic (none)"
+        cast(forms.ChoiceField, self.fields["target_topic"]).choices = target_topic_choices(original)
 
 
 class BulkRepublishForm(TargetForm):
+    # Rendered by the confirmation page beside each finding that may be left out, with its count.
+    leave_out = forms.MultipleChoiceField(
+        required=False,
+        choices=[(kind, kind) for kind in LEAVE_OUT],
+        widget=forms.CheckboxSelectMultiple,
+        label="Leave out the records flagged",
+    )
     rate_limit = forms.IntegerField(
         required=False,
         min_value=1,

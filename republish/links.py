@@ -38,6 +38,12 @@ def job_replays_url(job_pk: int) -> str:
     return f"{reverse('admin:republish_replay_changelist')}?job={job_pk}"
 
 
+def job_records_url(job_pk: int) -> str:
+    """The dead-letter list filtered to a job's records still to republish (what it did not send,
+    and what failed): what "Run the rest" would send."""
+    return f"{reverse('admin:deadletter_deadletterrecord_changelist')}?republish_job={job_pk}"
+
+
 def job_link(job_pk: int | None) -> SafeString | str:
     """The job's number linking to its page; a dash for a record republished on its own."""
     if job_pk is None:

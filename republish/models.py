@@ -120,7 +120,7 @@ class ReplayJob(models.Model):
     def __str__(self) -> str:
         # What names the job in headings and links: its counts are the job page's live part,
         # which polling keeps current; copied here they would go stale while it runs.
-        return f"republish job {self.pk} of {self.total} record(s)"
+        return f"Republish job {self.pk} · {self.total} record{'' if self.total == 1 else 's'}"
 
     @property
     def last_moved_at(self) -> datetime | None:

@@ -9,8 +9,8 @@
 from __future__ import annotations
 
 import time
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -242,6 +242,14 @@ KINDS = {
 }
 
 
+# The kinds an operator may leave out of a bulk job, decided from the database and one metadata
+# read (never from the time-budgeted Kafka read, so the confirmation page and the submit agree).
+LEAVE_OUT = ("no_topic", "already_republished", "failed_again", "partition_mismatch")
+# Left out unless unticked: a record with no (existing) original topic is refused when sent, and a
+# second copy of an event already republished applies it twice.
+LEFT_OUT_BY_DEFAULT = ("no_topic", "already_republished")
+
+
 @dataclass
 class Finding:
     kind: str
@@ -250,6 +258,15 @@ class Finding:
     note: str
     count: int = 0
     examples: list[tuple[Row, str]] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)  # every record with it, for leaving them out
+
+    @property
+    def may_leave_out(self) -> bool:
+        return self.kind in LEAVE_OUT
+
+    @property
+    def left_out_by_default(self) -> bool:
+        return self.kind in LEFT_OUT_BY_DEFAULT
 
 
 @dataclass
@@ -261,15 +278,32 @@ class SelectionCheck:
     partitions_read: int
     partitions: int
 
+    def left_out(self, kinds: Collection[str]) -> set[int]:
+        """The records that have any of these kinds (of LEAVE_OUT)."""
+        chosen = [finding for finding in self.findings if finding.kind in kinds and finding.may_leave_out]
+        return {pk for finding in chosen for pk in finding.ids}
 
-def check_selection(queryset: QuerySet[DeadLetterRecord], total: int) -> SelectionCheck:
+    def overlaps(self, skipped: Collection[int] = ()) -> list[tuple[list[str], int]]:
+        """How many records (not among the skipped) have each combination of the kinds that may be
+        left out: what the page needs to count those left out for any boxes ticked, in the browser."""
+        kinds_of: dict[int, list[str]] = defaultdict(list)
+        for finding in self.findings:
+            for pk in finding.ids if finding.may_leave_out else ():
+                if pk not in skipped:
+                    kinds_of[pk].append(finding.kind)
+        return [(list(kinds), count) for kinds, count in Counter(tuple(k) for k in kinds_of.values()).items()]
+
+
+def check_selection(
+    queryset: QuerySet[DeadLetterRecord], total: int, kafka_budget: float = BULK_KAFKA_BUDGET
+) -> SelectionCheck:
     """Every selected record checked in the database (up to BULK_MAX_CHECKED), Kafka within a budget."""
     rows = [
         Row._make((*values[:4], None if values[4] is None else bytes(values[4]), *values[5:]))
         for values in queryset.order_by("pk").values_list(*Row._fields)[:BULK_MAX_CHECKED]
     ]
     report = SafetyReport({row.pk: Safety() for row in rows})
-    _newer_same_key(rows, report, time.monotonic() + BULK_KAFKA_BUDGET)
+    _newer_same_key(rows, report, time.monotonic() + kafka_budget)
     selected = queryset.order_by().values("pk")
     republished = set(
         Replay.objects.filter(
@@ -304,6 +338,7 @@ def check_selection(queryset: QuerySet[DeadLetterRecord], total: int) -> Selecti
         for kind, detail in kinds.items():
             finding = findings[kind]
             finding.count += 1
+            finding.ids.append(row.pk)
             if len(finding.examples) < EXAMPLES:
                 finding.examples.append((row, detail))
     partitions = {(row.original_topic, row.original_partition or 0) for row in rows if row.original_topic}

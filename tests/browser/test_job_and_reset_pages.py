@@ -34,7 +34,7 @@ def test_the_job_page_heading_does_not_go_stale_while_progress_updates(desk, liv
     ReplayJob.objects.filter(pk=job.pk).update(done=3, failed=1, progress_at=timezone.now())
 
     expect(page.locator("#job-settled")).to_have_text("4", timeout=10_000)  # polled, no reload
-    assert page.inner_text("#content h2") == heading == f"republish job {job.pk} of 8 record(s)"
+    assert page.inner_text("#content h2") == heading == f"Republish job {job.pk} · 8 records"
     outside_the_live_box = page.evaluate(
         "Array.from(document.querySelectorAll("
         "'#content-main > :not(#job-live), .breadcrumbs, #content > h1, #content > h2'"

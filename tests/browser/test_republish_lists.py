@@ -10,11 +10,13 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from deadletter.models import DeadLetterRecord
 from republish.models import Replay, ReplayJob
 from tests.deadletter import samples
 from tests.deadletter.desk_support import store
 
 from .conftest import assert_columns_inside
+from .wrapping import broken_words
 
 SCREENSHOTS = os.environ.get("DESK_SCREENSHOTS")  # a directory: also save what the test saw
 LONG_TOPIC = "billing.events.account-lifecycle.compacted-v2-eu-central-1"
@@ -60,3 +62,21 @@ def test_every_column_of_the_replay_lists_is_inside_the_viewport(
     assert_columns_inside(page, LISTS[model], width)
     if SCREENSHOTS:
         page.screenshot(path=f"{SCREENSHOTS}/{model}-list-{width}.png", full_page=True)
+
+
+@pytest.mark.parametrize("width", [1280, 1440])
+def test_where_a_replay_was_written_wraps_between_its_parts(replays_and_jobs, live_server, page, log_in, width):
+    """billing.account.events[5]@367 wraps after a dot or before [ or @, never as "events[5]@3|67"."""
+    user = User.objects.get(username="desk")
+    job = ReplayJob.objects.get(state="running")
+    for n, record in enumerate(DeadLetterRecord.objects.order_by("pk")[:3]):
+        Replay.objects.create(
+            replay_id=uuid.uuid4(), record=record, job=job, state="republished", target_topic="billing.account.events",
+            target_partition=5, start_offset=360 + n, offset=367 + n, requested_by=user,
+        )  # fmt: skip
+    page.set_viewport_size({"width": width, "height": 1000})
+    log_in("desk", "desk-password")
+    page.goto(f"{live_server.url}/admin/republish/replay/?target_topic=billing.account.events")
+    page.wait_for_selector("#result_list")
+    assert page.locator("#result_list td.field-written_to").count() == 3
+    assert broken_words(page) == []

@@ -40,10 +40,32 @@ def test_a_multi_line_header_is_shown_as_wrapping_text_beside_its_decoded_value(
     table = page.split('<table class="dl-headers">')[1].split("</table>")[0]
     assert "0x636f6d2e" not in table  # not the hex of "com."
     raw_and_decoded = table.split("kafka_dlt-exception-stacktrace</td>")[1].split("</tr>")[0]
-    assert raw_and_decoded.count('<pre class="dl-wrap">com.fasterxml.jackson.core.JsonParseException') == 2
+    # The same text raw and decoded: shown once, across both columns.
+    assert raw_and_decoded.count('<pre class="dl-wrap">com.fasterxml.jackson.core.JsonParseException') == 1
+    assert '<td colspan="2" class="dl-same">' in raw_and_decoded
     assert "<th>raw</th><th>decoded</th>" in table
     # Spring's 4-byte partition: raw bytes as hex, decoded as the int.
     assert '<pre class="dl-wrap">0x00000007</pre></td><td><pre class="dl-wrap">7</pre>' in table
+
+
+def header_cells(page: str, name: str) -> str:
+    table = page.split('<table class="dl-headers">')[1].split("</table>")[0]
+    return table.split(f"<td>{name}</td>")[1].split("</tr>")[0]
+
+
+def test_a_plain_text_header_is_shown_once_not_as_raw_and_decoded_twice(admin_client):
+    page = page_of(admin_client, store(6, b"acc_1", samples.billing_event(), samples.billing_headers()))
+    stack = header_cells(page, "x-error-stack")
+    assert stack.count("InsufficientFundsError: balance") == 1
+    assert stack.startswith('<td colspan="2" class="dl-same">')
+    assert header_cells(page, "x-consumer-group").count("ledger-service") == 1
+
+
+def test_an_epoch_milliseconds_timestamp_header_is_also_shown_as_a_date_with_its_zone(admin_client):
+    page = page_of(admin_client, store(7, b"acc_1", samples.billing_event(), samples.billing_headers()))
+    cells = header_cells(page, "x-original-timestamp")
+    assert '<pre class="dl-wrap">1764000000000</pre>' in cells
+    assert '<pre class="dl-wrap">1764000000000 = 2025-11-24 16:00:00 UTC</pre>' in cells
 
 
 def test_no_for_failed_again_is_quiet_and_times_carry_their_zone(admin_client):

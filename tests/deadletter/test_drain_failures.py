@@ -67,7 +67,7 @@ def stored_per_partition(database_url: str, topic: str) -> dict[int, tuple[int, 
     """partition -> (rows, distinct offsets, lowest, highest) as the drain's database holds them."""
     query = (
         'SELECT "partition", COUNT(*), COUNT(DISTINCT "offset"), MIN("offset"), MAX("offset") '
-        "FROM deadletter_deadletterrecord WHERE dlq_topic = %s GROUP BY \"partition\""
+        'FROM deadletter_deadletterrecord WHERE dlq_topic = %s GROUP BY "partition"'
     )
     if database_url.startswith("sqlite:///"):
         with sqlite3.connect(database_url.removeprefix("sqlite:///")) as sqlite:

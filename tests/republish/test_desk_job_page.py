@@ -95,7 +95,7 @@ def test_the_job_page_heading_names_the_job_without_counts_that_would_go_stale(o
     html = signed_in(operator).get(reverse(JOB_PAGE, args=[job.pk])).content.decode()
 
     _, headings = crumbs_and_headings(html)
-    assert f"republish job {job.pk} of 8 record(s)" in headings
+    assert f"Republish job {job.pk} · 8 records" in headings
     assert not any(re.search(r"\d+/\d+|done|failed", heading) for heading in headings), headings
     # The counts are shown once, in the live box polling updates, not again in fields it does not.
     assert 'id="job-settled">4<' in html

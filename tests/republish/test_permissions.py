@@ -253,7 +253,11 @@ def test_the_job_list_flags_a_running_job_that_settles_nothing_and_offers_its_re
 
 
 def test_the_admin_holds_a_four_eyes_republish_until_a_second_operator_approves_it_from_the_job_list(
-    dead_letters, operator, second_operator, four_eyes_on_the_original_topic, task_queue,
+    dead_letters,
+    operator,
+    second_operator,
+    four_eyes_on_the_original_topic,
+    task_queue,
     django_capture_on_commit_callbacks,
 ):
     from republish.models import ReplayJob
