@@ -58,9 +58,8 @@ def crumbs_and_headings(html: str) -> tuple[list[str], list[str]]:
 
 
 def assert_each_crumb_once(html: str) -> list[str]:
-    crumbs, headings = crumbs_and_headings(html)
+    crumbs, _ = crumbs_and_headings(html)
     assert len(crumbs) == len(set(crumbs)), crumbs
-    assert not set(crumbs) & set(headings), (crumbs, headings)
     return crumbs
 
 
@@ -102,17 +101,18 @@ def test_the_job_page_heading_names_the_job_without_counts_that_would_go_stale(o
     assert not re.search(r'class="[^"]*field-(state|total|done|failed|skipped|last_error)\b', html)
 
 
-def test_the_job_replay_and_record_pages_show_each_crumb_once(operator, original_topic):
+def test_the_job_replay_and_record_pages_show_each_crumb_once_ending_at_the_object(operator, original_topic):
+    """Django's trail: up to the list, then the object itself (as the subtitle names it too)."""
     row = store(1, original_topic)[0]
     job = jobs.create_job([row.pk], user=operator)
     replay = Replay.objects.create(record=row, job=job, target_topic=original_topic, target_partition=0, start_offset=0)
     client = signed_in(operator)
 
-    for url in (
-        reverse(JOB_PAGE, args=[job.pk]),
-        reverse("admin:republish_replay_change", args=[replay.pk]),
-        reverse("admin:deadletter_deadletterrecord_change", args=[row.pk]),
-        reverse("admin:deadletter_deadletterrecord_republish", args=[row.pk]),
+    for url, obj in (
+        (reverse(JOB_PAGE, args=[job.pk]), job),
+        (reverse("admin:republish_replay_change", args=[replay.pk]), replay),
+        (reverse("admin:deadletter_deadletterrecord_change", args=[row.pk]), row),
+        (reverse("admin:deadletter_deadletterrecord_republish", args=[row.pk]), row),  # the question is the heading
     ):
         crumbs = assert_each_crumb_once(client.get(url).content.decode())
-        assert crumbs[0] == "Home", (url, crumbs)
+        assert crumbs[0] == "Home" and crumbs[-1] == str(obj), (url, crumbs)
