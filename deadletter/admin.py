@@ -31,10 +31,10 @@ from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
 from deadletter import decoders, pg, summary
-from deadletter.breaks import breakable
 from deadletter.models import SEARCHED, TRIAGE_STATUSES, DeadLetterRecord, Review, Status
 from deadletter.rows import kafka_time
 from opsportal.admin_mixins import LookupNotOffered, OfferedLookupsMixin, show_time
+from opsportal.text import breakable
 from topics import display
 from topics.admin import TopicAdmin
 from topics.models import ConsumerGroup, Topic

@@ -1,25 +1,29 @@
 """Recording lag history after each mirror sync, and thinning it out.
 
-Lag is summed per group and topic from the mirror's GroupOffset rows. The time lag is
-estimated the way kafka-lag-exporter does, from history alone: the group's committed
-position (end - lag) is compared with the topic's end offsets seen at earlier syncs,
-and the time lag is how long ago the end was there (so its precision is one sync).
+Lag is summed per group and topic from the mirror's GroupOffset rows. The time lag is the age
+of the message at the committed offset, the largest over the topic's partitions, as of the sync:
+the group page's definition (topics/stuck.py), so the two pages agree.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, OuterRef, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, TruncHour
+from django.db.models import Max, Sum
+from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from topics.models import GroupOffset
+from opsportal import kafka
+from topics import stuck
+from topics.models import GroupOffset, Topic
 
 from .models import LagPoint, LagSeries
+
+log = logging.getLogger(__name__)
 
 RAW_KEPT = timedelta(hours=48)
 CHUNK = 500
@@ -37,17 +41,14 @@ def record(now: datetime | None = None) -> int:
     current = {(r["group__group_id"], r["topic"]): (max(r["lag"], 0), r["end"] or 0) for r in rows}
     if not current:
         return 0
+    series_rows = _series(current, now)
     with transaction.atomic():
         LagSeries.objects.bulk_create(
-            [
-                LagSeries(group_id=g, topic=t, lag=lag, end_offset=end, sampled_at=now)
-                for (g, t), (lag, end) in current.items()
-            ],
+            series_rows,
             update_conflicts=True,
             unique_fields=["group_id", "topic"],
-            update_fields=["lag", "end_offset", "sampled_at"],
+            update_fields=["lag", "end_offset", "sampled_at", "caught_up_at", "time_lag"],
         )
-        _update_time_lags(now)
         series = LagSeries.objects.filter(sampled_at=now)
         LagPoint.objects.bulk_create(
             [
@@ -60,29 +61,43 @@ def record(now: datetime | None = None) -> int:
     return len(current)
 
 
-def _update_time_lags(now: datetime) -> None:
-    """time_lag = now - when the end offset last stood at or below the group's position.
+def _series(current: dict[tuple[str, str], tuple[int, int]], now: datetime) -> list[LagSeries]:
+    """The (group, topic) rows to write; caught_up_at holds the oldest committed message's time."""
+    ages = time_lags()
+    previous = {(g, t): at for g, t, at in LagSeries.objects.values_list("group_id", "topic", "caught_up_at")}
+    rows = []
+    for (g, t), (lag_now, end) in current.items():
+        # Caught up: no time lag. Behind with its message unread (Kafka down): the last known one, grown.
+        oldest = now if lag_now == 0 else ages.get((g, t)) or previous.get((g, t))
+        seconds = max((now - oldest).total_seconds(), 0.0) if oldest else 0.0
+        rows.append(LagSeries(group_id=g, topic=t, lag=lag_now, end_offset=end, sampled_at=now,
+                              caught_up_at=oldest, time_lag=seconds))  # fmt: skip
+    return rows
 
-    With no such point in the history the group is behind all of it: the oldest point gives
-    a lower bound. One UPDATE finds those times (each series walks its own points backwards
-    through the index), one bulk UPDATE per 500 series writes the seconds.
+
+def time_lags() -> dict[tuple[str, str], datetime]:
+    """Per (group, topic) behind its end, the timestamp of the oldest message at a committed offset.
+
+    The time lag is the age of that message: the age of the message at the committed offset, the
+    largest over the partitions, as the group page shows it live (topics/stuck.py). Read from Kafka
+    for the mirrored topics only; an unreachable cluster leaves them out (the caller keeps the last age).
     """
-    caught_up = LagPoint.objects.filter(
-        series=OuterRef("pk"), hourly=False, end_offset__lte=OuterRef("end_offset") - OuterRef("lag")
-    ).order_by("-at")
-    oldest = LagPoint.objects.filter(series=OuterRef("pk"), hourly=False).order_by("at")
-    sampled = LagSeries.objects.filter(sampled_at=now)
-    sampled.filter(lag=0).update(caught_up_at=now)
-    sampled.filter(lag__gt=0).update(
-        caught_up_at=Coalesce(Subquery(caught_up.values("at")[:1]), Subquery(oldest.values("at")[:1]), Value(now))
-    )
-    changed = []
-    for series in sampled.only("pk", "caught_up_at", "time_lag"):
-        seconds = max((now - (series.caught_up_at or now)).total_seconds(), 0.0)
-        if seconds != series.time_lag:
-            series.time_lag = seconds
-            changed.append(series)
-    LagSeries.objects.bulk_update(changed, ["time_lag"], batch_size=CHUNK)
+    behind = GroupOffset.objects.filter(
+        group__vanished_at__isnull=True, lag__gt=0,
+        topic__in=Topic.objects.filter(vanished_at__isnull=True).values("name"),
+    ).values_list("group__group_id", "topic", "partition", "committed_offset")  # fmt: skip
+    positions = [(g, t, p, o) for g, t, p, o in behind]
+    try:
+        times = stuck.committed_message_times(((t, p), o) for _, t, p, o in positions)
+    except kafka.KafkaClientError:
+        log.warning("time lags not read: Kafka could not answer", exc_info=True)
+        return {}
+    oldest: dict[tuple[str, str], int] = {}
+    for g, t, p, o in positions:
+        ms = times.get(((t, p), o))
+        if ms is not None:
+            oldest[(g, t)] = min(ms, oldest.get((g, t), ms))
+    return {key: datetime.fromtimestamp(ms / 1000, tz=UTC) for key, ms in oldest.items()}
 
 
 @dataclass

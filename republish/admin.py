@@ -21,10 +21,10 @@ from django.utils.html import format_html
 from django.utils.translation import ngettext
 
 from deadletter.admin import DeadLetterRecordAdmin
-from deadletter.breaks import breakable
 from deadletter.models import DeadLetterRecord
 from opsportal.admin_mixins import ForbiddenActionMixin, ReadOnlyMixin, operator, show_time
 from opsportal.kafka import KafkaClientError
+from opsportal.text import breakable
 
 from . import jobs, links
 from .actions import PERMISSIONS, RepublishAdminMixin, queue_job

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 
 from opsportal import kafka
 from opsportal.admin_mixins import ForbiddenActionMixin, OfferedLookupsMixin, ReadOnlyMixin, show_time
+from opsportal.text import breakable
 
 from . import display, stuck, views
 from .models import Broker, BrowseLog, ConsumerGroup, GroupOffset, Partition, SyncRun, Topic
@@ -147,11 +148,11 @@ def config_rows(configs: dict[str, Any]) -> tuple[list[dict[str, str]], list[dic
 
 
 def short_time(moment: datetime | None) -> str:
-    """A time in a narrow column: the clock time today, the date otherwise; the full time on hover."""
+    """A time in a narrow column: the clock time today with its zone, the date otherwise; the full time on hover."""
     if moment is None:
         return "-"
     local = timezone.localtime(moment)
-    text = local.strftime("%H:%M:%S") if local.date() == timezone.localdate() else local.strftime("%Y-%m-%d")
+    text = local.strftime("%H:%M:%S %Z") if local.date() == timezone.localdate() else local.strftime("%Y-%m-%d")
     return format_html('<time datetime="{}" title="{}">{}</time>', local.isoformat(), show_time(moment), text)
 
 
@@ -176,7 +177,24 @@ class ReadOnlyInline(ReadOnlyMixin, admin.TabularInline):
 class PartitionInline(ReadOnlyInline):
     model = Partition
     fields = ("number", "leader", "replicas", "isr", "earliest_offset", "latest_offset", "under_replicated_shown")
-    readonly_fields = ("under_replicated_shown",)
+    readonly_fields = ("number_link", "under_replicated_shown")
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        """The partition number links to its messages for those who may browse them (issue 18)."""
+        fields = list(super().get_fields(request, obj))
+        if request.user.has_perm("topics.browse_messages"):
+            fields[fields.index("number")] = "number_link"
+        return fields
+
+    @admin.display(description="number")
+    def number_link(self, partition: Partition) -> str:
+        query = urlencode({"topic": partition.topic.name, "partition": partition.number})
+        return format_html(
+            '<a class="partition-messages" href="{}?{}" title="this partition\'s messages, newest first">{}</a>',
+            reverse("admin:topics_topic_messages"),
+            query,
+            partition.number,
+        )
 
     @admin.display(description="under-replicated")
     def under_replicated_shown(self, partition: Partition) -> str:
@@ -191,7 +209,7 @@ class TopicAdmin(MirrorAdmin):
     # The health columns first; cleanup policy, min ISR and configs are on the topic page.
     # Widths in topic_change_list.html: all fit beside the filters at 1280-1920 px.
     list_display = (
-        "name",
+        "name_shown",
         "partitions",
         "under_replicated",
         "offline",
@@ -204,12 +222,23 @@ class TopicAdmin(MirrorAdmin):
     # The configs are below the partitions, consumer groups and dead letters (topic_change_form.html).
     fields = (
         "name",
-        ("partition_count", "replication_factor", "is_internal"),
+        ("partition_count", "replication_factor", "is_internal_shown"),
         ("under_replicated_partitions", "offline_partitions", "approx_messages"),
         ("retention", "cleanup_policy", "min_insync_replicas"),
         ("last_synced", "vanished_at"),
     )
-    readonly_fields = ("retention",)
+    readonly_fields = ("retention", "is_internal_shown")
+
+    @admin.display(description="is internal")
+    def is_internal_shown(self, topic: Topic) -> str:
+        """Yes or a quiet No: being a billing topic is no failure (not Django's red ✖)."""
+        if topic.is_internal:
+            return mark_safe("<strong>Yes</strong>")
+        return mark_safe('<span style="color: var(--body-quiet-color)">No</span>')
+
+    @admin.display(description="name", ordering="name")
+    def name_shown(self, topic: Topic) -> str:
+        return breakable(topic.name)
 
     @admin.display(description="partitions × replicas", ordering="partition_count")
     def partitions(self, topic: Topic) -> str:
@@ -345,6 +374,11 @@ class ConsumerGroupAdmin(MirrorAdmin):
             return format_html("vanished {}", short_time(group.vanished_at))
         return short_time(group.last_synced)
 
+    def get_fieldsets(self, request: HttpRequest, obj: ConsumerGroup | None = None) -> list[Any]:
+        """The mirrored fields under their age: they may disagree with the live state above them."""
+        title = f"As of the last sync ({show_time(obj.last_synced)})" if obj else None
+        return [(title, {"fields": self.get_fields(request, obj)})]
+
     def has_reset_offsets_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("offsets.reset_offsets")
 
@@ -379,7 +413,11 @@ class ConsumerGroupAdmin(MirrorAdmin):
         topic_pks = dict(Topic.objects.filter(name__in=names).values_list("name", "pk"))
         now = timezone.now()
         rows = [self.stuck_row(row, now, topic_pks.get(row.topic)) for row in state.partitions]
+        group_lag = state.time_lag(now)
         return {
+            "live_state": state.state.replace("_", " ").capitalize() if state.state else "unknown",
+            "live_member_count": len(state.members),
+            "group_time_lag": stuck.human_duration(group_lag) if group_lag is not None else "",
             "stuck_rows": rows,
             "stuck_members": state.members,
             "stuck_errors": state.errors,
@@ -405,8 +443,13 @@ class ConsumerGroupAdmin(MirrorAdmin):
 class GroupOffsetAdmin(MirrorAdmin):
     """Lag per group and partition across the cluster, sortable by lag."""
 
-    list_display = ("group", "topic", "partition", "committed_offset", "end_offset", "lag")
+    list_display = ("group", "topic_shown", "partition", "committed_offset", "end_offset", "lag")
     list_select_related = ("group",)
+
+    @admin.display(description="topic", ordering="topic")
+    def topic_shown(self, offset: GroupOffset) -> str:
+        return breakable(offset.topic)
+
     search_fields = ("group__group_id", "topic")
 
 
@@ -427,10 +470,20 @@ class SyncRunAdmin(MirrorAdmin):
 class BrowseLogAdmin(OfferedLookupsMixin, ReadOnlyMixin, admin.ModelAdmin):
     """Who browsed, searched or downloaded which messages: for superusers only."""
 
-    list_display = ("at", "username", "action", "topic", "partitions", "detail")
+    list_display = ("at", "username", "action", "topic_shown", "partitions_shown", "detail")
     list_filter = ("action",)
     search_fields = ("username", "topic")
     show_full_result_count = False
+    change_list_template = "admin/topics/browselog_change_list.html"
+
+    @admin.display(description="topic", ordering="topic")
+    def topic_shown(self, log: BrowseLog) -> str:
+        return breakable(log.topic)
+
+    @admin.display(description="partitions")
+    def partitions_shown(self, log: BrowseLog) -> str:
+        """The partitions as "0, 1, 2", which wraps between its numbers (stored as "0,1,2")."""
+        return log.partitions.replace(",", ", ")
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return request.user.is_active and request.user.is_superuser

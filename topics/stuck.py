@@ -7,6 +7,7 @@ lag ops care about (how far behind in time), beside the lag in records.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -76,6 +77,12 @@ class GroupState:
     partitions: list[StuckPartition]
     members: tuple[kafka.GroupMember, ...]
     errors: list[str]
+    state: str = ""  # from the same live description as the members ("" when it could not be read)
+
+    def time_lag(self, now: datetime) -> timedelta | None:
+        """The group's time lag: the largest over its partitions (the issue's definition, also the overview's)."""
+        lags = [lag for lag in (row.time_lag(now) for row in self.partitions) if lag is not None]
+        return max(lags, default=None)
 
 
 def where_stuck(group_id: str) -> GroupState:
@@ -100,7 +107,7 @@ def where_stuck(group_id: str) -> GroupState:
         for (topic, partition), offset in sorted(positions.items())
     ]
     group = described.get(group_id)
-    return GroupState(rows, group.members if group else (), errors)
+    return GroupState(rows, group.members if group else (), errors, group.state if group else "")
 
 
 def _committed_messages(
@@ -118,6 +125,32 @@ def _committed_messages(
     finally:
         client.close()
     return read.records, [f"{t}[{p}]: the committed message did not arrive in time" for t, p in read.incomplete()]
+
+
+def committed_message_times(positions: Iterable[tuple[kafka.Position, int]]) -> dict[tuple[kafka.Position, int], int]:
+    """The timestamp (epoch ms) of the message at each (partition, committed offset), read live.
+
+    Several groups may stand at different offsets of one partition: each round reads one offset of
+    every partition, with one consumer. A message not read in time (or compacted away) is left out.
+    """
+    by_partition: dict[kafka.Position, list[int]] = {}
+    for position, offset in sorted(set(positions)):
+        by_partition.setdefault(position, []).append(offset)
+    times: dict[tuple[kafka.Position, int], int] = {}
+    if not by_partition:
+        return times
+    client = kafka.browse_consumer()
+    try:
+        for round_ in range(max(len(offsets) for offsets in by_partition.values())):
+            windows = {p: (o[round_], o[round_] + 1) for p, o in by_partition.items() if len(o) > round_}
+            read = kafka.read_windows(client, windows, settings.KAFKA_REQUEST_TIMEOUT)
+            for position, (offset, _) in windows.items():
+                record = _at(read.records, position, offset)
+                if record is not None and record.offset == offset and record.timestamp_ms is not None:
+                    times[(position, offset)] = record.timestamp_ms
+    finally:
+        client.close()
+    return times
 
 
 def _at(

@@ -15,7 +15,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from opsportal import kafka
 
@@ -131,13 +131,33 @@ def _timestamp(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", " UTC")
 
 
+# The replay headers republish writes (deadletter/header_codec.py; topics does not import it).
+REPLAY_ID_HEADER = "x-replay-id"
+REPLAYED_FROM_HEADER = "x-replayed-from"  # "dead-letter topic/partition/offset"
+
+
+def header_link(name: str, value: str) -> str:
+    """Where a header naming a replay leads: the replay's page, or the dead letter it was replayed from."""
+    if name == REPLAY_ID_HEADER and value:
+        try:
+            return f"{reverse('admin:republish_replay_changelist')}?{urlencode({'q': value})}"
+        except NoReverseMatch:  # republish not installed: the header stays text
+            return ""
+    if name == REPLAYED_FROM_HEADER:
+        parts = value.rsplit("/", 2)
+        if len(parts) == 3 and parts[0] and parts[1].isdigit() and parts[2].isdigit():
+            at = {"topic": parts[0], "partition": parts[1], "start": "offset", "offset": parts[2]}
+            return f"{reverse('admin:topics_topic_messages')}?{urlencode(at)}"
+    return ""
+
+
 def message_rows(records: list[kafka.Record]) -> list[dict[str, Any]]:
     download = reverse("admin:topics_topic_message_download")
     rows = []
     for record in records:
         query = urlencode({"topic": record.topic, "partition": record.partition, "offset": record.offset})
         value = display.show(record.value)
-        headers = display.describe_headers(record.headers)
+        headers = [(name, text, header_link(name, text)) for name, text in display.describe_headers(record.headers)]
         rows.append(
             {
                 "record": record,
@@ -178,6 +198,8 @@ def _browse(request: HttpRequest, context: dict[str, Any]) -> None:
         page = (read_backward if backward else read_forward)(client, topic, cursor, known)
     page.notes = notes
     _show_page(request, context, page)
+    if params.get("start") == "offset" and not params.get("pos") and len(chosen) == 1:
+        context["target"] = (chosen[0], cursor[chosen[0]])  # highlighted and scrolled to
     shown = "; ".join(f"{p}: {page.lo[p]}–{page.hi[p]}" for p in sorted(page.lo))
     _log(request, "browse", topic, chosen, f"offsets shown [from, to): {shown}")
 
@@ -218,9 +240,19 @@ def _show_page(request: HttpRequest, context: dict[str, Any], page: Page) -> Non
             "failures": sorted(failures.items()),
             "older_url": _link(base, request.GET, dir="backward", pos=format_cursor(page.lo)) if page.has_older else "",
             "newer_url": _link(base, request.GET, dir="forward", pos=format_cursor(page.hi)) if page.has_newer else "",
-            "ranges": [(p, page.bounds.begin[p], page.bounds.end[p], page.lo[p], page.hi[p]) for p in sorted(page.lo)],
+            "ranges": [
+                (p, _span(page.lo[p], page.hi[p]), _span(page.bounds.begin[p], page.bounds.end[p]))
+                for p in sorted(page.lo)
+            ],
         }
     )
+
+
+def _span(start: int, stop: int) -> str:
+    """Offsets [start, stop) as people read them: "337–356", "357", or "none"."""
+    if stop <= start:
+        return "none"
+    return str(start) if stop == start + 1 else f"{start}–{stop - 1}"
 
 
 def search_view(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpResponse:

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from tests.browser.conftest import browser, page  # noqa: F401
 from tests.republish.conftest import dead_letters, operator, original_topic  # noqa: F401
+from tests.topics.conftest import commit, sync  # noqa: F401 - real offsets and a real sync
 from topics.models import Broker, ConsumerGroup, GroupOffset, SyncRun, Topic
 
 

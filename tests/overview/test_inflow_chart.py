@@ -85,3 +85,7 @@ def test_in_chromium_the_overview_uses_the_width_at_1440_px(live_server, page) -
     assert page.evaluate("document.documentElement.scrollWidth") <= 1440
     if os.environ.get("LAYOUT_SCREENSHOTS"):
         page.screenshot(path=f"{os.environ['LAYOUT_SCREENSHOTS']}/overview-1440.png")
+
+
+def test_the_charts_time_axis_says_its_zone(db) -> None:
+    assert figures.inflow(timezone.now())["axis"] == "hour starting (UTC)"

@@ -1,4 +1,4 @@
-"""Lag history: a point per group and topic at each sync, time lag from the end offsets' past,
+"""Lag history: a point per group and topic at each sync (time lag: test_time_lag.py),
 hourly rollups keeping the maximum and the last value, retention deleting what is older."""
 
 from __future__ import annotations
@@ -23,25 +23,6 @@ def test_each_sync_records_lag_per_group_and_topic_not_per_partition(django_capt
         SyncRun.objects.create(finished_at=timezone.now(), duration=1, created=0, updated=0, vanished=0, errors=0)
     assert dict(LagSeries.objects.values_list("topic", "lag")) == {"t.a": 8, "t.b": 0}
     assert LagPoint.objects.filter(hourly=False).count() == 2
-
-
-def test_time_lag_is_how_long_ago_the_end_was_where_the_group_is():
-    group = make_group("slow", {("t", 0): (0, 100)})
-    start = timezone.now() - timedelta(minutes=10)
-    lag.record(start)  # end 100
-    set_offsets(group, "t", 0, committed=50, end=200)
-    lag.record(start + timedelta(minutes=5))  # end 200, group at 50: behind everything seen
-    set_offsets(group, "t", 0, committed=150, end=300)
-    lag.record(
-        start + timedelta(minutes=10)
-    )  # group at 150: the end was at or below it 5 min ago... no: at 100, 10 min ago
-    series = LagSeries.objects.get()
-    assert series.lag == 150
-    assert series.time_lag == pytest.approx(600)
-    set_offsets(group, "t", 0, committed=300, end=300)
-    lag.record(start + timedelta(minutes=11))
-    series.refresh_from_db()
-    assert (series.lag, series.time_lag) == (0, 0.0)
 
 
 def test_downsampling_keeps_the_hourly_maximum_and_the_last_value():

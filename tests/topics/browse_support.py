@@ -13,7 +13,7 @@ from django.urls import reverse
 from opsportal import kafka
 from opsportal.kafka.testing import produce_records
 
-ROW = re.compile(r'<tr class="message" data-partition="(\d+)" data-offset="(\d+)">')
+ROW = re.compile(r'<tr class="message" data-partition="(\d+)" data-offset="(\d+)"')
 
 
 def browse_url(**params: object) -> str:

@@ -48,7 +48,7 @@ def topic_list_queries(admin_client, search: str) -> tuple[int, str]:
     with CaptureQueriesContext(connection) as queries:
         response = admin_client.get(TOPIC_LIST, {"q": search})
     assert response.status_code == 200
-    return len(queries), response.content.decode()
+    return len(queries), response.content.decode().replace("<wbr>", "")  # names may break after their dots
 
 
 def test_the_topic_list_query_count_does_not_grow_with_the_topics(admin_client, many_topics, sync):
@@ -101,7 +101,7 @@ def test_the_topic_page_lists_partitions_and_configs_read_only(admin_client, rea
         "<td>DYNAMIC_TOPIC_CONFIG</td>" in page
     )
     assert page.index('id="config-overrides"') < page.index('id="config-defaults"')
-    assert page.count('class="field-number"') >= 2  # one row per partition
+    assert page.count('class="field-number_link"') >= 2  # one row per partition, its number a link
     assert 'name="_save"' not in page
     assert admin_client.get(reverse("admin:topics_topic_add")).status_code == 403
 
@@ -115,9 +115,9 @@ def test_internal_and_vanished_topics_are_hidden_by_default(admin_client, ready_
     internal = Topic.objects.filter(is_internal=True).values_list("name", flat=True).first()
     assert internal, "the cluster has no internal topic (__consumer_offsets) to hide"
 
-    default = admin_client.get(TOPIC_LIST).content.decode()
-    with_internal = admin_client.get(TOPIC_LIST, {"internal": "all"}).content.decode()
-    vanished = admin_client.get(TOPIC_LIST, {"vanished": "only", "q": gone}).content.decode()
+    default = admin_client.get(TOPIC_LIST).content.decode().replace("<wbr>", "")
+    with_internal = admin_client.get(TOPIC_LIST, {"internal": "all"}).content.decode().replace("<wbr>", "")
+    vanished = admin_client.get(TOPIC_LIST, {"vanished": "only", "q": gone}).content.decode().replace("<wbr>", "")
 
     assert f">{internal}<" not in default and f">{internal}<" in with_internal
     assert f">{gone}<" not in default and f">{gone}<" in vanished

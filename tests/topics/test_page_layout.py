@@ -13,10 +13,43 @@ from django.urls import reverse
 from django.utils import timezone
 
 from opsportal import kafka
+from opsportal.text import breakable
 from tests.browser.conftest import browser, log_in, page  # noqa: F401 - the browser fixtures
+from tests.browser.wrapping import broken_words
 from topics import display, stuck
 from topics.admin import config_rows, readable_config
 from topics.models import ConsumerGroup, Partition, Topic
+
+
+def broken_at_hyphens_only(tab, word: str) -> bool:  # type: ignore[no-untyped-def]
+    """A word split across lines only at its hyphens or soft hyphens (the browser's own breaks there)."""
+    if "\u00ad" in word:  # a soft hyphen is a break the page asks for ("coordi-nator")
+        return True
+    pieces = word.split("-")
+    return len(pieces) > 1 and not [piece for piece in broken_pieces(tab) if piece in pieces]
+
+
+def broken_pieces(tab) -> list[str]:  # type: ignore[no-untyped-def]
+    """The pieces between hyphens that are themselves split across lines."""
+    return tab.evaluate(_PIECES_SPLIT)
+
+
+_PIECES_SPLIT = """(() => {
+  const out = [];
+  for (const cell of document.querySelectorAll('#result_list td, #result_list th')) {
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const match of node.data.matchAll(/[^\\s-]+/g)) {
+        const range = document.createRange();
+        range.setStart(node, match.index);
+        range.setEnd(node, match.index + match[0].length);
+        const rects = [...range.getClientRects()].filter(r => r.width > 0);
+        if (new Set(rects.map(r => Math.round(r.top))).size > 1) out.push(match[0]);
+      }
+    }
+  }
+  return out;
+})()"""
 
 
 def test_config_values_read_as_people_say_them() -> None:
@@ -43,6 +76,11 @@ def test_overrides_come_first_and_defaults_apart() -> None:
         ("retention.ms", "forever", "-1"),
     ]
     assert [c["key"] for c in defaults] == ["cleanup.policy", "segment.bytes"]
+
+
+def test_names_may_break_after_their_dots_and_are_escaped() -> None:
+    assert breakable("billing.transaction.events") == "billing.<wbr>transaction.<wbr>events"
+    assert breakable("a<b>.c[1]") == "a&lt;b&gt;.<wbr>c<wbr>[1]"
 
 
 def test_time_lags_are_rounded_to_the_second() -> None:
@@ -110,6 +148,8 @@ def test_the_topic_and_group_lists_fit_the_window(live_server, page, log_in, wid
             })()"""
         )
         assert overflow == [], url
+        # Names wrap after their dots and hyphens, never inside a word ("billing.transaction.e vents").
+        assert [w for w in broken_words(page) if not broken_at_hyphens_only(page, w)] == [], url
         if os.environ.get("LAYOUT_SCREENSHOTS"):  # to look at: a folder to write them to
             name = "groups" if "consumergroup" in url else "topics"
             page.screenshot(path=f"{os.environ['LAYOUT_SCREENSHOTS']}/{name}-{width}.png")
@@ -140,7 +180,8 @@ def test_the_topic_page_shows_partitions_groups_then_configs(admin_client) -> No
 
     html = admin_client.get(reverse("admin:topics_topic_change", args=[topic.pk])).content.decode()
 
-    order = [html.index(mark) for mark in ('class="field-number"', 'id="topic-groups"', 'id="topic-configs"')]
+    # The partitions (their number a link to their messages), then the groups, then the configs.
+    order = [html.index(mark) for mark in ('class="field-number_link"', 'id="topic-groups"', 'id="topic-configs"')]
     assert order == sorted(order)
     assert 'data-key="retention.ms"><td>retention.ms</td><td class="config-value">forever' in html
     defaults = html[html.index('id="config-defaults"') :]

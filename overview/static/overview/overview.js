@@ -14,7 +14,11 @@
       data: { labels: data.labels, datasets: data.datasets },
       options: {
         animation: false, responsive: true, maintainAspectRatio: false,
-        scales: { x: { stacked: true, ticks: { maxTicksLimit: 24, maxRotation: 0, autoSkip: true } }, y: { stacked: true, beginAtZero: true } },
+        scales: {
+          x: { stacked: true, ticks: { maxTicksLimit: 24, maxRotation: 0, autoSkip: true },
+               title: { display: Boolean(data.axis), text: data.axis } },
+          y: { stacked: true, beginAtZero: true }
+        },
         plugins: {
           legend: { position: "bottom", labels: { boxWidth: 14 } },
           title: { display: true, text: data.title || "Dead letters per hour" },
