@@ -89,9 +89,10 @@ def fill_dead_letters(count: int, days: float, first: int = 1, label: str = "dea
     timed(
         "their reviews",
         """
-        INSERT INTO deadletter_review (record_id, status, timestamp)
+        INSERT INTO deadletter_review (record_id, status, timestamp, fingerprint, original_topic)
         SELECT id, CASE WHEN id %% 10 < 6 THEN 'new' WHEN id %% 10 < 7 THEN 'in_review'
-                        WHEN id %% 10 < 9 THEN 'republished' ELSE 'discarded' END, timestamp
+                        WHEN id %% 10 < 9 THEN 'republished' ELSE 'discarded' END,
+               timestamp, fingerprint, original_topic
         FROM deadletter_deadletterrecord r WHERE NOT EXISTS (SELECT FROM deadletter_review v WHERE v.record_id = r.id)
         """,
     )

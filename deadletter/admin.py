@@ -556,7 +556,8 @@ class DeadLetterRecordAdmin(OfferedLookupsMixin, admin.ModelAdmin):
         topic, partition, offset = obj.original_topic, obj.original_partition, obj.original_offset
         if not topic:
             return "-"
-        if partition is None or offset is None:
+        # Kafka Connect writes -1 for a position it does not know.
+        if partition is None or offset is None or partition < 0 or offset < 0:
             return format_html("{} (partition or offset unknown)", topic)
         where = f"{topic}[{partition}]@{offset}"
         at = {"topic": topic, "partition": str(partition), "start": "offset", "offset": str(offset)}

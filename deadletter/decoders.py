@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from deadletter import header_codec
+from opsportal import replay_headers
 
 Headers = Sequence[tuple[str, bytes | None]]
 
@@ -33,7 +33,7 @@ SMALLRYE = "smallrye"
 KARAFKA = "karafka"
 UNKNOWN = "unknown"
 
-REPLAY_ID_HEADER = header_codec.REPLAY_ID
+REPLAY_ID_HEADER = replay_headers.REPLAY_ID
 
 
 @dataclass(slots=True)

@@ -1,4 +1,4 @@
-"""The one codec for stored record headers and the names of the headers a replay carries.
+"""The one codec for stored record headers.
 
 Headers are stored as JSON `[[name, base64 value or null], ...]` in record order: names
 stay readable, any bytes survive, and null stays distinct from empty. Every reader and
@@ -16,13 +16,6 @@ from collections.abc import Sequence
 Header = tuple[str, bytes | None]
 Stored = list[list[str | None]]  # what the JSON column holds once decoded
 
-# The headers the portal adds to every record it republishes (a record that comes back
-# to the dead-letter topic carries them, so the drain reads x-replay-id too).
-REPLAY_ID = "x-replay-id"
-REPLAYED_FROM = "x-replayed-from"
-REPLAY_COUNT = "x-replay-count"
-REPLAYED_BY = "x-replayed-by"
-REPLAY_HEADERS = (REPLAY_ID, REPLAYED_FROM, REPLAY_COUNT, REPLAYED_BY)
 
 
 def encode(headers: Sequence[Header]) -> Stored:

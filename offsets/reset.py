@@ -300,7 +300,7 @@ class ResetPlan:
         return cls(spec, partitions, data.get("group_state", ""))
 
     def table(self) -> str:
-        """The text table the command prints; the admin renders the same rows."""
+        """The text table the command prints; the admin's preview shows the same rows, with lag columns and totals."""
         header = ("TOPIC", "PARTITION", "CURRENT", "NEW", "DELTA", "WARNING")
         rows = [
             (

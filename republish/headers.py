@@ -12,7 +12,7 @@ import functools
 import uuid
 from collections.abc import Sequence
 
-from deadletter.header_codec import REPLAY_COUNT, REPLAY_HEADERS, REPLAY_ID, REPLAYED_BY, REPLAYED_FROM
+from opsportal.replay_headers import REPLAY_COUNT, REPLAY_HEADERS, REPLAY_ID, REPLAYED_BY, REPLAYED_FROM
 
 Headers = Sequence[tuple[str, bytes | None]]
 

@@ -18,6 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 
 from opsportal import kafka
+from opsportal.replay_headers import REPLAY_ID, REPLAYED_FROM
 
 from . import display, search
 from .browse import (
@@ -131,19 +132,16 @@ def _timestamp(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", " UTC")
 
 
-# The replay headers republish writes (deadletter/header_codec.py; topics does not import it).
-REPLAY_ID_HEADER = "x-replay-id"
-REPLAYED_FROM_HEADER = "x-replayed-from"  # "dead-letter topic/partition/offset"
 
 
 def header_link(name: str, value: str) -> str:
     """Where a header naming a replay leads: the replay's page, or the dead letter it was replayed from."""
-    if name == REPLAY_ID_HEADER and value:
+    if name == REPLAY_ID and value:
         try:
             return f"{reverse('admin:republish_replay_changelist')}?{urlencode({'q': value})}"
         except NoReverseMatch:  # republish not installed: the header stays text
             return ""
-    if name == REPLAYED_FROM_HEADER:
+    if name == REPLAYED_FROM:
         parts = value.rsplit("/", 2)
         if len(parts) == 3 and parts[0] and parts[1].isdigit() and parts[2].isdigit():
             at = {"topic": parts[0], "partition": parts[1], "start": "offset", "offset": parts[2]}
@@ -198,8 +196,9 @@ def _browse(request: HttpRequest, context: dict[str, Any]) -> None:
         page = (read_backward if backward else read_forward)(client, topic, cursor, known)
     page.notes = notes
     _show_page(request, context, page)
-    if params.get("start") == "offset" and not params.get("pos") and len(chosen) == 1:
-        context["target"] = (chosen[0], cursor[chosen[0]])  # highlighted and scrolled to
+    if params.get("start") == "offset" and not params.get("pos") and len(chosen) == 1 and chosen[0] in cursor:
+        # Highlighted and scrolled to; a partition that could not be read (its broker down) has no cursor.
+        context["target"] = (chosen[0], cursor[chosen[0]])
     shown = "; ".join(f"{p}: {page.lo[p]}–{page.hi[p]}" for p in sorted(page.lo))
     _log(request, "browse", topic, chosen, f"offsets shown [from, to): {shown}")
 

@@ -1,5 +1,5 @@
 """In real Chromium: arriving in the message browser at an offset (a dead letter's original message)
-shows that message highlighted and in view, and a long value takes the row's width."""
+shows that message highlighted, and a long value takes the row's width."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from tests.browser.wrapping import lines_of
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_the_message_at_the_offset_is_highlighted_and_in_view(make_topic, cluster, live_server, page, log_in):
+def test_the_message_at_the_offset_is_highlighted(make_topic, cluster, live_server, page, log_in):
     topic = make_topic(partitions=2, prefix="test.billing")
     records = [
         (f"acc_{i}".encode(), json.dumps({"eventId": f"ev-{i}", "pad": "x" * 900}).encode(), ()) for i in range(60)
@@ -34,8 +34,6 @@ def test_the_message_at_the_offset_is_highlighted_and_in_view(make_topic, cluste
     background = "(el) => getComputedStyle(el.querySelector('td')).backgroundColor"
     other = page.locator("tr.message").nth(1)
     assert target.evaluate(background) != other.evaluate(background)
-    box = target.bounding_box()
-    assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 900  # scrolled into view
     # The value column is the widest; its timestamp is on one line.
     widths = target.evaluate("(tr) => [...tr.children].map(td => td.getBoundingClientRect().width)")
     assert widths[-1] == max(widths) and widths[-1] > 450, widths

@@ -51,6 +51,17 @@ def test_the_record_links_to_its_original_message_and_the_keys_newer_events(admi
     }
 
 
+@pytest.mark.parametrize("offset", [-1, -7])
+def test_an_unknown_or_negative_original_offset_is_said_not_linked(admin_client, offset):
+    """-1 is Kafka Connect's "unknown" (the drain stores none); any other negative offset is garbage."""
+    unknown = store(1, b"acc_42", samples.billing_event(), samples.billing_headers(offset=offset))
+
+    page = admin_client.get(reverse(RECORD_PAGE, args=[unknown.pk])).content.decode()
+
+    assert 'id="original-message"' not in page and 'id="newer-for-key"' not in page
+    assert "billing.transaction.events (partition or offset unknown)" in page
+
+
 def test_the_record_links_to_its_consumer_groups_mirror_page(admin_client, row):
     group = ConsumerGroup.objects.create(group_id="ledger-service", last_synced=timezone.now())
     page = admin_client.get(reverse(RECORD_PAGE, args=[row.pk])).content.decode()

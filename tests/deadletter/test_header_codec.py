@@ -8,6 +8,7 @@ import pytest
 
 from deadletter import header_codec
 from deadletter.rows import stored_names
+from opsportal import replay_headers
 from tests.deadletter import samples
 
 ODD_HEADERS = [
@@ -54,6 +55,8 @@ def test_header_names_holding_nul_are_stored_cleaned_with_a_note():
 def test_the_replay_headers_are_named_once():
     from deadletter import decoders
     from republish import headers
+    from topics import views
 
-    assert decoders.REPLAY_ID_HEADER is header_codec.REPLAY_ID == "x-replay-id"
-    assert headers.REPLAY_HEADERS is header_codec.REPLAY_HEADERS
+    assert decoders.REPLAY_ID_HEADER is replay_headers.REPLAY_ID == "x-replay-id"
+    assert headers.REPLAY_HEADERS is replay_headers.REPLAY_HEADERS
+    assert (views.REPLAY_ID, views.REPLAYED_FROM) == replay_headers.REPLAY_HEADERS[:2]

@@ -75,9 +75,13 @@ def test_a_stopped_leader_fails_only_its_partitions(admin_client, spread_topic, 
         pages.append(get(admin_client, search_url(topic=spread_topic, kind="text", value='"p')))
         wait_for(lambda: all(leaders(cluster, spread_topic)[p] < 0 for p in failed), what=f"{failed} leaderless")
         pages.append(get(admin_client, browse_url(topic=spread_topic, partition="all", start="newest")))
+        # A dead letter's "original message" link: the failed partition alone, at an offset.
+        one = min(failed)
+        alone = get(admin_client, browse_url(topic=spread_topic, partition=one, start="offset", offset=1))
     finally:
         local_kafka.start_node(node)
         local_kafka.wait_for_metadata(3)
     for page in pages:
         assert_others_shown(page, alive, failed)
+    assert_others_shown(alone, set(), {one})
     wait_for(lambda: min(leaders(cluster, spread_topic).values()) >= 0, timeout=120, what="leaders back")
