@@ -98,30 +98,70 @@ def selected_inputs(selected: list[str]) -> str:
     )
 
 
-def _leaving_out(report: safety.SelectionCheck, total: int, skipped: QuerySet[DeadLetterRecord]) -> dict[str, Any]:
+def default_left_out(report: safety.SelectionCheck, target: str) -> set[str]:
+    """The kinds ticked when the page opens: not a missing original topic when a target topic is
+    chosen, since those records are then sent there instead of refused."""
+    defaults = {finding.kind for finding in report.findings if finding.may_leave_out and finding.left_out_by_default}
+    return defaults - {"no_topic"} if target else defaults
+
+
+def _leaving_out(
+    report: safety.SelectionCheck, total: int, skipped: QuerySet[DeadLetterRecord], target: str
+) -> dict[str, Any]:
     """What the confirmation page needs to offer leaving flagged records out and to count what
     the job then holds: the ticked kinds' records among those that would be sent."""
     offered = [finding for finding in report.findings if finding.may_leave_out]
     not_republishable = skipped.count()
     skipped_ids = set(skipped.values_list("pk", flat=True)) if offered and not_republishable else set()
     overlaps = report.overlaps(skipped_ids)
-    defaults = {finding.kind for finding in offered if finding.left_out_by_default}
+    defaults = default_left_out(report, target)
     left_out = sum(count for kinds, count in overlaps if defaults & set(kinds))
     return {
         "not_republishable": not_republishable,
         "sendable": total - not_republishable,
         "offered": offered,
+        "default_left_out": defaults,
+        "decided_in_sql": safety.DECIDED_IN_SQL,
         "overlaps": overlaps,
         "left_out": left_out,
         "to_send": total - not_republishable - left_out,
     }
 
 
-def _left_out_note(left_out: set[int], kinds: list[str]) -> str:
+def left_out_by_kind(
+    queryset: QuerySet[DeadLetterRecord], ids: list[int], kinds: list[str]
+) -> tuple[dict[str, set[int]], int | None]:
+    """The ids (of `ids`) each ticked kind leaves out, over the whole selection for the kinds the
+    database decides; raises safety.Undecided. The second value is how many rows the kinds decided
+    in Python were checked among, when that was fewer than all."""
+    by_kind = {
+        kind: set(queryset.filter(safety.left_out_where(queryset, kind)).values_list("pk", flat=True))
+        for kind in kinds
+        if kind in safety.DECIDED_IN_SQL
+    }
+    rest = [kind for kind in kinds if kind not in safety.DECIDED_IN_SQL]
+    checked_among = None
+    if rest:
+        # The same database checks the page ran (Kafka's time-budgeted read is not one of them).
+        report = safety.check_selection(queryset, len(ids), kafka_budget=0)
+        by_kind.update({kind: report.left_out([kind]) for kind in rest})
+        checked_among = report.checked if report.checked < report.total else None
+    wanted = set(ids)
+    return {kind: found & wanted for kind, found in by_kind.items() if found & wanted}, checked_among
+
+
+def _left_out_note(by_kind: dict[str, set[int]], checked_among: int | None = None) -> str:
+    """Names only the kinds that left records out."""
+    left_out = set().union(*by_kind.values()) if by_kind else set()
     if not left_out:
         return ""
-    titles = ", ".join(safety.KINDS[kind][1].lower() for kind in kinds)
-    return f"left out {len(left_out)} flagged record(s): {titles}"
+    titles = ", ".join(safety.KINDS[kind][1].lower() for kind in by_kind)
+    among = (
+        f" (partition mismatches among the first {checked_among} checked)"
+        if checked_among and "partition_mismatch" in by_kind
+        else ""
+    )
+    return f"left out {len(left_out)} flagged record(s): {titles}{among}"
 
 
 class RepublishAdminMixin(ForbiddenActionMixin):
@@ -390,7 +430,7 @@ class RepublishAdminMixin(ForbiddenActionMixin):
             per_topic=topics[:TOPICS_SHOWN],
             more_topics=len(topics) - TOPICS_SHOWN,
             report=report,
-            **_leaving_out(report, total, skipped),
+            **_leaving_out(report, total, skipped, target),
             selected_inputs=selected_inputs(request.POST.getlist(ACTION_CHECKBOX_NAME)),
             select_across=request.POST.get("select_across", "0"),
             four_eyes=jobs.needs_approval(set(per_topic)),
@@ -408,12 +448,19 @@ class RepublishAdminMixin(ForbiddenActionMixin):
             "original_topic", "original_partition", "original_offset", "pk"
         )
         ids = list(ordered.values_list("pk", flat=True))
-        left_out: set[int] = set()
+        by_kind: dict[str, set[int]] = {}
+        checked_among = None
         if data["leave_out"] and ids:
-            # The same database checks the page ran (Kafka's time-budgeted read is not one of them).
-            flagged = safety.check_selection(queryset, len(ids), kafka_budget=0).left_out(data["leave_out"])
-            left_out = flagged.intersection(ids)
-            ids = [pk for pk in ids if pk not in flagged]
+            try:
+                by_kind, checked_among = left_out_by_kind(queryset, ids, data["leave_out"])
+            except safety.Undecided as exc:
+                self.message_user(
+                    request, f"Nothing was republished: the records to leave out are not known: {exc}. "
+                    "Try again, or untick that box.", messages.ERROR
+                )  # fmt: skip
+                return None
+        left_out = set().union(*by_kind.values()) if by_kind else set()
+        ids = [pk for pk in ids if pk not in left_out]
         if not ids:
             self.message_user(
                 request,
@@ -430,7 +477,7 @@ class RepublishAdminMixin(ForbiddenActionMixin):
             target_topic=target,
             rate_limit=data["rate_limit"],
             awaiting_approval=jobs.needs_approval(topics),
-            note=_left_out_note(left_out, data["leave_out"]),
+            note=_left_out_note(by_kind, checked_among),
         )
         queue_job(job)
         url = reverse("admin:republish_replayjob_change", args=[job.pk])
@@ -442,7 +489,7 @@ class RepublishAdminMixin(ForbiddenActionMixin):
                 url,
                 job.pk,
                 len(ids),
-                f" {_left_out_note(left_out, data['leave_out']).capitalize()}." if left_out else "",
+                f" {_left_out_note(by_kind, checked_among).capitalize()}." if left_out else "",
                 waiting,
             ),
             messages.SUCCESS,

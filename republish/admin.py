@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
@@ -26,7 +27,7 @@ from opsportal.admin_mixins import ForbiddenActionMixin, ReadOnlyMixin, operator
 from opsportal.kafka import KafkaClientError
 from opsportal.text import breakable
 
-from . import jobs, links
+from . import jobs, links, pg
 from .actions import PERMISSIONS, RepublishAdminMixin, queue_job
 from .models import AuditEntry, Replay, ReplayJob
 from .outbox import REPUBLISHABLE
@@ -49,6 +50,13 @@ def job_progress(job: ReplayJob) -> dict[str, Any]:
     seconds = (end - job.started_at).total_seconds() if job.started_at else 0.0
     rate = settled / seconds if seconds > 0 and job.state != ReplayJob.State.REJECTED else None
     left = job.total - settled
+    # A lost worker's chunk in flight is left publishing: it may have been written, and it is not
+    # republishable until reconcile settles it (Run the rest leaves it out).
+    publishing = (
+        Replay.objects.filter(job=job, state=Replay.State.PUBLISHING).count()
+        if job.state == ReplayJob.State.STOPPED
+        else 0
+    )
     # An operator's stop is a notice, not an error: it says what was left, not what went wrong.
     stopped_by = (
         job.last_error if job.state == ReplayJob.State.STOPPED and job.last_error.startswith("stopped by ") else ""
@@ -68,7 +76,8 @@ def job_progress(job: ReplayJob) -> dict[str, Any]:
         "eta_seconds": round(left / rate) if running and rate and left > 0 else None,
         "last_error": "" if stopped_by else job.last_error,
         "stopped_by": stopped_by.removeprefix("stopped by "),
-        "not_sent": left if job.state == ReplayJob.State.STOPPED else 0,
+        "not_sent": max(left - publishing, 0) if job.state == ReplayJob.State.STOPPED else 0,
+        "publishing": publishing,
         "progress_at": show_time(job.progress_at),
     }
 
@@ -135,8 +144,18 @@ class JobRecordsFilter(IdFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() is None:
             return queryset
-        ids = ReplayJob.objects.filter(pk=self.as_id() or 0).values_list("record_ids", flat=True).first()
-        return queryset.filter(pk__in=ids or [], review__status__in=REPUBLISHABLE)
+        job = self.as_id() or 0
+        return job_records(queryset, job).filter(review__status__in=REPUBLISHABLE)
+
+
+def job_records(queryset: QuerySet[Any], job_id: int) -> QuerySet[Any]:
+    """The job's records, however many: one array parameter on PostgreSQL (a placeholder per id
+    stops at 65,535), SQLite reads the job's JSON list itself."""
+    if connection.vendor == "postgresql":
+        ids = ReplayJob.objects.filter(pk=job_id).values_list("record_ids", flat=True).first()
+        return pg.by_ids(queryset, ids or [])
+    members = RawSQL("SELECT j.value FROM republish_replayjob r, json_each(r.record_ids) j WHERE r.id = %s", [job_id])
+    return queryset.filter(pk__in=members)
 
 
 class RepublishingDeadLetterAdmin(RepublishAdminMixin, DeadLetterRecordAdmin):
@@ -247,6 +266,7 @@ class ReplayJobAdmin(ReadOnlyAdmin):
                 "live": job_progress(job),
                 "can_stop": self.has_bulk_republish_permission(request),
                 "replays_url": links.job_replays_url(job.pk),
+                "publishing_url": f"{links.job_replays_url(job.pk)}&state={Replay.State.PUBLISHING}",
                 "audit_url": f"{reverse('admin:republish_auditentry_changelist')}?job={job.pk}",
                 "job_replays": [(r, links.replay_url(r.pk), links.written_copy_url(r)) for r in replays],
             }
@@ -463,19 +483,47 @@ class AuditEntryAdmin(ReadOnlyAdmin):
             return len(entry.record_ids)
         return entry.job.total if entry.job is not None else "–"
 
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return AuditChangeList
+
     @admin.display(description="Target topic", ordering="target_topic")
     def target_shown(self, entry: AuditEntry) -> str:
         """The topic chosen, else where its replays went (a record republished to its original
         topic records no target of its own), else a job's records' own original topics."""
         if entry.target_topic:
             return entry.target_topic
-        if entry.replay_ids:
-            sent_to = Replay.objects.filter(replay_id__in=entry.replay_ids[:1000]).values_list(
-                "target_topic", flat=True
-            )
-            topics = sorted(set(sent_to))
-            if topics:
-                return ", ".join(topics[:3]) + (f" and {len(topics) - 3} more" if len(topics) > 3 else "")
+        topics = getattr(entry, "sent_to", None)
+        if topics is None:  # not from the list page, which looks up a whole page at once
+            topics = sent_to([entry]).get(entry.pk, [])
+        if topics:
+            return ", ".join(topics[:3]) + (f" and {len(topics) - 3} more" if len(topics) > 3 else "")
         if entry.job_id is not None:
             return "each record's original topic"
         return "–"
+
+
+REPLAYS_LOOKED_UP = 1000  # of one entry's replays, for the topics they went to
+
+
+def sent_to(entries: list[AuditEntry]) -> dict[int, list[str]]:
+    """Each entry's replays' target topics (of its first REPLAYS_LOOKED_UP), for a page of entries
+    in one query per 10,000 replay ids instead of one per entry."""
+    wanted = {entry.pk: entry.replay_ids[:REPLAYS_LOOKED_UP] for entry in entries if not entry.target_topic}
+    ids = sorted({replay_id for replay_ids in wanted.values() for replay_id in replay_ids})
+    topic_of: dict[str, str] = {}
+    for start in range(0, len(ids), 10_000):
+        found = Replay.objects.filter(replay_id__in=ids[start : start + 10_000]).values_list(
+            "replay_id", "target_topic"
+        )
+        topic_of.update((str(replay_id), topic) for replay_id, topic in found)
+    return {
+        pk: sorted({topic_of[str(r)] for r in replay_ids if str(r) in topic_of}) for pk, replay_ids in wanted.items()
+    }
+
+
+class AuditChangeList(ChangeList):
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        topics = sent_to(list(self.result_list))
+        for entry in self.result_list:
+            entry.sent_to = topics.get(entry.pk, [])

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from deadletter.models import DeadLetterRecord
 from opsportal import kafka
@@ -73,6 +73,7 @@ class Safety:
 @dataclass
 class SafetyReport:
     by_record: dict[int, Safety] = field(default_factory=dict)
+    metadata_error: str = ""  # Kafka's metadata did not answer: no original topic could be decided
 
     @property
     def flagged(self) -> int:
@@ -150,31 +151,31 @@ def _partition_mismatch(record: Checked, partitions: int | None) -> tuple[int, i
 
 
 def _newer_same_key(records: Sequence[Checked], report: SafetyReport, deadline: float) -> None:
-    """One bounded read per original partition, from the oldest record's offset, a few at once,
-    after one metadata read; partitions not reached by the deadline are marked not checked."""
-    # Each record with its key and original offset, both known not None here.
-    by_partition: dict[tuple[str, int], list[tuple[Checked, bytes, int]]] = defaultdict(list)
-    for record in records:
-        if record.key is not None and record.original_topic and record.original_offset is not None:
-            by_partition[(record.original_topic, record.original_partition or 0)].append(
-                (record, bytes(record.key), record.original_offset)
-            )
-    if not by_partition:
+    """One metadata read decides every named original topic (a keyless record's too); then one
+    bounded read per original partition, from the oldest record's offset, a few at once;
+    partitions not reached by the deadline are marked not checked."""
+    named = [record for record in records if record.original_topic]
+    if not named:
         return
     try:
         metadata = kafka.list_topics()
     except kafka.KafkaClientError as exc:
-        for group in by_partition.values():
-            for record, _, _ in group:
-                report.by_record[record.pk].unreadable = str(exc)
+        report.metadata_error = str(exc)
+        for record in named:
+            report.by_record[record.pk].unreadable = str(exc)
         return
-    readable = {}
-    for (topic, partition), group in by_partition.items():
-        problem = topic_problem(topic, partition, metadata)
-        for record, _, _ in group if problem else []:
-            report.by_record[record.pk].missing = problem
-        if not problem:
-            readable[(topic, partition)] = group
+    problems: dict[tuple[str, int | None], str] = {}
+    # Each record with its key and original offset, both known not None here.
+    readable: dict[tuple[str, int], list[tuple[Checked, bytes, int]]] = defaultdict(list)
+    for record in named:
+        position = (record.original_topic, record.original_partition)
+        if position not in problems:
+            problems[position] = topic_problem(*position, metadata)
+        report.by_record[record.pk].missing = problems[position]
+        if not problems[position] and record.key is not None and record.original_offset is not None:
+            readable[(record.original_topic, record.original_partition or 0)].append(
+                (record, bytes(record.key), record.original_offset)
+            )
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="safety-scan") as pool:
         for position, group in readable.items():
             pool.submit(_scan_one, position, group, report, deadline)
@@ -248,6 +249,43 @@ LEAVE_OUT = ("no_topic", "already_republished", "failed_again", "partition_misma
 # Left out unless unticked: a record with no (existing) original topic is refused when sent, and a
 # second copy of an event already republished applies it twice.
 LEFT_OUT_BY_DEFAULT = ("no_topic", "already_republished")
+# Decided at submit over the whole selection in the database (see left_out_where), so a job
+# leaves out every such record, not only those among the first BULK_MAX_CHECKED checked.
+DECIDED_IN_SQL = ("no_topic", "already_republished", "failed_again")
+
+
+class Undecided(Exception):
+    """A kind ticked to leave out cannot be decided now: its records cannot be told apart."""
+
+
+def left_out_where(queryset: QuerySet[DeadLetterRecord], kind: str) -> Q:
+    """The records of `queryset` that have `kind` (of DECIDED_IN_SQL), as one condition on it;
+    raises Undecided when Kafka's metadata, which says which original topics exist, does not answer."""
+    if kind == "already_republished":
+        republished = Replay.objects.filter(state=Replay.State.REPUBLISHED).values("record__event_id")
+        return ~Q(event_id="") & Q(event_id__in=republished)
+    if kind == "failed_again":
+        returned = DeadLetterRecord.objects.filter(returned_replay_id__isnull=False).values("returned_replay_id")
+        return Q(failed_again=True) | Q(pk__in=Replay.objects.filter(replay_id__in=returned).values("record_id"))
+    return Q(original_topic="") | _missing_where(queryset)
+
+
+def _missing_where(queryset: QuerySet[DeadLetterRecord]) -> Q:
+    """Original topics or partitions that do not exist, from the selection's distinct pairs and one metadata read."""
+    pairs = list(
+        queryset.exclude(original_topic="").order_by().values_list("original_topic", "original_partition").distinct()
+    )
+    if not pairs:
+        return Q(pk__in=[])
+    try:
+        metadata = kafka.list_topics()
+    except kafka.KafkaClientError as exc:
+        raise Undecided(f"which original topics exist could not be read from Kafka ({exc})") from exc
+    where = Q(pk__in=[])
+    for topic, partition in pairs:
+        if topic_problem(topic, partition, metadata):
+            where |= Q(original_topic=topic, original_partition=partition)
+    return where
 
 
 @dataclass

@@ -44,10 +44,10 @@ def operator_client(operator) -> Client:
     return client
 
 
-def confirm(client: Client, query: str = ""):
+def confirm(client: Client, query: str = "", data: dict | None = None):
     return client.post(
         reverse(CHANGELIST) + query,
-        {"action": "republish_selected", "select_across": "1", "index": "0", "_selected_action": ["1"]},
+        {"action": "republish_selected", "select_across": "1", "index": "0", "_selected_action": ["1"], **(data or {})},
     )
 
 
