@@ -226,7 +226,8 @@ def groups() -> list[dict[str, Any]]:
     lines = lag.sparklines(ids)
     for row in top:
         row["link"] = reverse("admin:topics_consumergroup_change", args=[row["pk"]])
-        row["time_lag"] = _age(timedelta(seconds=time_lags.get(row["group_id"], 0.0)))
+        seconds = time_lags.get(row["group_id"])
+        row["time_lag"] = "–" if seconds is None else _age(timedelta(seconds=seconds))  # None: no age read yet
         row["sparkline"] = lines[row["group_id"]]
     return top
 

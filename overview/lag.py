@@ -67,9 +67,10 @@ def _series(current: dict[tuple[str, str], tuple[int, int]], now: datetime) -> l
     previous = {(g, t): at for g, t, at in LagSeries.objects.values_list("group_id", "topic", "caught_up_at")}
     rows = []
     for (g, t), (lag_now, end) in current.items():
-        # Caught up: no time lag. Behind with its message unread (Kafka down): the last known one, grown.
+        # Caught up: no time lag. Behind with its message unread (Kafka down): the last known one, grown;
+        # with none known, unknown (None: "–" on the overview, no /metrics series), never a false 0.
         oldest = now if lag_now == 0 else ages.get((g, t)) or previous.get((g, t))
-        seconds = max((now - oldest).total_seconds(), 0.0) if oldest else 0.0
+        seconds = max((now - oldest).total_seconds(), 0.0) if oldest else None
         rows.append(LagSeries(group_id=g, topic=t, lag=lag_now, end_offset=end, sampled_at=now,
                               caught_up_at=oldest, time_lag=seconds))  # fmt: skip
     return rows
@@ -80,7 +81,8 @@ def time_lags() -> dict[tuple[str, str], datetime]:
 
     The time lag is the age of that message: the age of the message at the committed offset, the
     largest over the partitions, as the group page shows it live (topics/stuck.py). Read from Kafka
-    for the mirrored topics only; an unreachable cluster leaves them out (the caller keeps the last age).
+    for the mirrored topics only, within one request timeout; what Kafka did not answer in time is left
+    out (the caller keeps the last known age).
     """
     behind = GroupOffset.objects.filter(
         group__vanished_at__isnull=True, lag__gt=0,
@@ -88,7 +90,7 @@ def time_lags() -> dict[tuple[str, str], datetime]:
     ).values_list("group__group_id", "topic", "partition", "committed_offset")  # fmt: skip
     positions = [(g, t, p, o) for g, t, p, o in behind]
     try:
-        times = stuck.committed_message_times(((t, p), o) for _, t, p, o in positions)
+        times = stuck.committed_message_times(((t, p), o) for _, t, p, o in positions).times
     except kafka.KafkaClientError:
         log.warning("time lags not read: Kafka could not answer", exc_info=True)
         return {}

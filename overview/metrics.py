@@ -96,7 +96,8 @@ def lag() -> Iterator[Metric]:
     )
     for group_id, topic, value, time_lag in live_series().values_list("group_id", "topic", "lag", "time_lag"):
         records.add_metric([group_id, topic], float(value))
-        seconds.add_metric([group_id, topic], time_lag)
+        if time_lag is not None:  # unknown: no sample, rather than a 0 that would hide it from the alert
+            seconds.add_metric([group_id, topic], time_lag)
     yield records
     yield seconds
 

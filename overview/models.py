@@ -17,9 +17,15 @@ class LagSeries(models.Model):
     topic = models.CharField(max_length=249)
     lag = models.BigIntegerField(default=0)
     end_offset = models.BigIntegerField(default=0)
-    # Seconds the group is behind: how long ago the topic's end was where the group is now.
-    time_lag = models.FloatField(default=0.0)
-    caught_up_at = models.DateTimeField(null=True, blank=True, help_text="When the topic's end was where the group is.")
+    # Seconds the group is behind: the age of the oldest message at its committed offsets (overview/lag.py);
+    # None while behind with no age ever read (unknown, not 0).
+    time_lag = models.FloatField(null=True, blank=True)
+    caught_up_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The timestamp of the oldest message at the group's committed offsets (its age is the time lag); "
+        "the sample's time when caught up; empty while unknown.",
+    )
     sampled_at = models.DateTimeField()
 
     class Meta:
@@ -39,7 +45,7 @@ class LagPoint(models.Model):
     lag = models.BigIntegerField()  # the last value (of the hour, for a rollup)
     lag_max = models.BigIntegerField()  # the hour's maximum; equal to lag for a sample
     end_offset = models.BigIntegerField()
-    time_lag = models.FloatField()
+    time_lag = models.FloatField(null=True)  # None: unknown (see LagSeries.time_lag)
 
     class Meta:
         # Also the index of every read: one series' points of one kind in time order.

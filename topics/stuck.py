@@ -7,6 +7,7 @@ lag ops care about (how far behind in time), beside the lag in records.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -127,30 +128,56 @@ def _committed_messages(
     return read.records, [f"{t}[{p}]: the committed message did not arrive in time" for t, p in read.incomplete()]
 
 
-def committed_message_times(positions: Iterable[tuple[kafka.Position, int]]) -> dict[tuple[kafka.Position, int], int]:
+@dataclass
+class MessageTimes:
+    """What `committed_message_times` read: the timestamps, and why the rest is missing."""
+
+    times: dict[tuple[kafka.Position, int], int]
+    failed: set[kafka.Position]  # partitions Kafka answered with an error: not asked again
+    rounds: int  # read_windows calls made
+    deadline: float  # time.monotonic() by which every round had to end (one budget for all)
+
+
+def committed_message_times(positions: Iterable[tuple[kafka.Position, int]]) -> MessageTimes:
     """The timestamp (epoch ms) of the message at each (partition, committed offset), read live.
 
     Several groups may stand at different offsets of one partition: each round reads one offset of
-    every partition, with one consumer. A message not read in time (or compacted away) is left out.
+    every partition, with one consumer, within what is left of one budget. A message not read in
+    time (or compacted away), or on a partition that failed, is left out.
     """
     by_partition: dict[kafka.Position, list[int]] = {}
     for position, offset in sorted(set(positions)):
         by_partition.setdefault(position, []).append(offset)
-    times: dict[tuple[kafka.Position, int], int] = {}
+    # The whole read gets one request timeout: it runs after every sync (in its on_commit), and a
+    # broker down must not cost a timeout per round (20 groups on a topic: 20 rounds). What is not
+    # read in time keeps its last known age (overview/lag.py). No setting of its own: one fewer knob.
+    found = MessageTimes({}, set(), 0, time.monotonic() + settings.KAFKA_REQUEST_TIMEOUT)
     if not by_partition:
-        return times
+        return found
     client = kafka.browse_consumer()
     try:
-        for round_ in range(max(len(offsets) for offsets in by_partition.values())):
-            windows = {p: (o[round_], o[round_] + 1) for p, o in by_partition.items() if len(o) > round_}
-            read = kafka.read_windows(client, windows, settings.KAFKA_REQUEST_TIMEOUT)
+        while (windows := _next_round(by_partition, found)) and (left := found.deadline - time.monotonic()) > 0:
+            read = kafka.read_windows(client, windows, left)
+            found.rounds += 1
+            found.failed.update(read.failures)
             for position, (offset, _) in windows.items():
                 record = _at(read.records, position, offset)
                 if record is not None and record.offset == offset and record.timestamp_ms is not None:
-                    times[(position, offset)] = record.timestamp_ms
+                    found.times[(position, offset)] = record.timestamp_ms
     finally:
         client.close()
-    return times
+    return found
+
+
+def _next_round(
+    by_partition: dict[kafka.Position, list[int]], found: MessageTimes
+) -> dict[kafka.Position, tuple[int, int]]:
+    """The next offset of each partition still to read, skipping the partitions that failed."""
+    return {
+        position: (offsets[found.rounds], offsets[found.rounds] + 1)
+        for position, offsets in by_partition.items()
+        if len(offsets) > found.rounds and position not in found.failed
+    }
 
 
 def _at(

@@ -132,8 +132,6 @@ def _timestamp(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", " UTC")
 
 
-
-
 def header_link(name: str, value: str) -> str:
     """Where a header naming a replay leads: the replay's page, or the dead letter it was replayed from."""
     if name == REPLAY_ID and value:
