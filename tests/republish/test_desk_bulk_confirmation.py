@@ -91,7 +91,9 @@ def test_a_40000_record_confirmation_checks_them_all_and_groups_what_it_found(ma
     assert elapsed < 10, elapsed
 
 
-def test_newer_events_of_the_same_key_are_a_note_not_a_flag(dead_letters, operator_client):
+def test_newer_events_of_the_same_key_are_a_note_not_a_flag(dead_letters, operator_client, monkeypatch):
+    # The page's 0.4 s for reading Kafka is a product choice; on a loaded machine the read may need longer.
+    monkeypatch.setattr(safety, "BULK_KAFKA_BUDGET", 30.0)
     rows = dead_letters([(b"acc_n", billing_event("acc_n")), (b"acc_n", billing_event("acc_n"))])
     DeadLetterRecord.objects.filter(pk=rows[1].pk).delete()  # the second stays only in the original topic
 
