@@ -23,7 +23,7 @@ from django.utils.translation import ngettext
 
 from deadletter.admin import DeadLetterRecordAdmin
 from deadletter.models import DeadLetterRecord
-from opsportal.admin_mixins import ForbiddenActionMixin, ReadOnlyMixin, operator, show_time
+from opsportal.admin_mixins import ForbiddenActionMixin, OfferedLookupsChangeList, ReadOnlyMixin, operator, show_time
 from opsportal.kafka import KafkaClientError
 from opsportal.text import breakable
 
@@ -521,7 +521,9 @@ def sent_to(entries: list[AuditEntry]) -> dict[int, list[str]]:
     }
 
 
-class AuditChangeList(ChangeList):
+class AuditChangeList(OfferedLookupsChangeList):
+    """The list's offered lookups only, and each page's replay targets looked up at once."""
+
     def get_results(self, request: HttpRequest) -> None:
         super().get_results(request)
         topics = sent_to(list(self.result_list))
