@@ -10,6 +10,7 @@ import warnings
 import pytest
 
 from opsportal import kafka
+from tests.pages import signed_in
 
 
 @pytest.fixture(scope="session")
@@ -126,3 +127,9 @@ def ensure_ops_groups() -> None:
 
     for migration in ("offsets.migrations.0002_ops_groups", "republish.migrations.0002_ops_groups"):
         importlib.import_module(migration).grant(apps, None)
+
+
+@pytest.fixture
+def operator_client(operator):
+    """A client signed in as the `operator` of the test's own folder (each folder's conftest defines one)."""
+    return signed_in(operator)

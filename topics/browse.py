@@ -71,14 +71,11 @@ def check_topic_name(name: str) -> str:
 def browsing(topic: str) -> Iterator[tuple[kafka.Consumer, list[int]]]:
     """A browsing consumer and the topic's partitions; an unknown topic is a BrowseError (and is not created)."""
     check_topic_name(topic)
-    client = kafka.browse_consumer()
-    try:
+    with kafka.browse_session() as client:
         partitions = kafka.topic_partitions(client, topic)
         if partitions is None:
             raise BrowseError(f"The cluster has no topic named {topic!r}.")
         yield client, partitions
-    finally:
-        client.close()
 
 
 def choose_partitions(requested: str, partitions: list[int]) -> list[int]:

@@ -120,11 +120,8 @@ def _committed_messages(
     }
     if not windows:
         return {}, []
-    client = kafka.browse_consumer()
-    try:
+    with kafka.browse_session() as client:
         read = kafka.read_windows(client, windows, settings.KAFKA_REQUEST_TIMEOUT)
-    finally:
-        client.close()
     return read.records, [f"{t}[{p}]: the committed message did not arrive in time" for t, p in read.incomplete()]
 
 
@@ -154,8 +151,7 @@ def committed_message_times(positions: Iterable[tuple[kafka.Position, int]]) -> 
     found = MessageTimes({}, set(), 0, time.monotonic() + settings.KAFKA_REQUEST_TIMEOUT)
     if not by_partition:
         return found
-    client = kafka.browse_consumer()
-    try:
+    with kafka.browse_session() as client:
         while (windows := _next_round(by_partition, found)) and (left := found.deadline - time.monotonic()) > 0:
             read = kafka.read_windows(client, windows, left)
             found.rounds += 1
@@ -164,8 +160,6 @@ def committed_message_times(positions: Iterable[tuple[kafka.Position, int]]) -> 
                 record = _at(read.records, position, offset)
                 if record is not None and record.offset == offset and record.timestamp_ms is not None:
                     found.times[(position, offset)] = record.timestamp_ms
-    finally:
-        client.close()
     return found
 
 

@@ -7,34 +7,18 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from offsets import reset
 from offsets.models import OffsetReset
+from tests.pages import crumbs_and_headings, signed_in
 
 NEW_RESET = "admin:offsets_offsetreset_new"
 pytestmark = pytest.mark.django_db
 
 
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def cells(html: str, css_class: str) -> list[str]:
     return [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(rf'<td class="{css_class}">(.*?)</td>', html, re.S)]
-
-
-def crumbs_and_headings(html: str) -> tuple[list[str], list[str]]:
-    trail = re.search(r'<div class="breadcrumbs">(.*?)</div>', html, re.S)
-    assert trail is not None
-    crumbs = [" ".join(re.sub(r"<[^>]+>", "", part).split()) for part in re.split(r"&rsaquo;|›", trail.group(1))]
-    headings = [
-        " ".join(re.sub(r"<[^>]+>", "", h).split()) for h in re.findall(r"<h[123][^>]*>(.*?)</h[123]>", html, re.S)
-    ]
-    return [c for c in crumbs if c], headings
 
 
 def test_arriving_with_a_group_prefills_the_topics_it_has_committed_offsets_for(scenario, operator):

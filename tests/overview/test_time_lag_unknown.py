@@ -33,7 +33,7 @@ def test_when_kafka_does_not_answer_the_last_known_age_keeps_growing(make_topic,
     assert known is not None and known >= 3600
 
     down = kafka.KafkaClientError("no broker answered")
-    with patch("opsportal.kafka.browse_consumer", autospec=True, side_effect=down):
+    with patch("opsportal.kafka.browse_session", autospec=True, side_effect=down):
         lag.record(first + timedelta(minutes=5))
 
     series = LagSeries.objects.get(group_id=group, topic=topic)

@@ -51,13 +51,6 @@ def confirm_all(client: Client):
     )
 
 
-@pytest.fixture
-def operator_client(operator) -> Client:
-    client = Client()
-    client.force_login(operator)
-    return client
-
-
 def test_a_40000_record_confirmation_checks_them_all_and_groups_what_it_found(make_topic, cluster, operator_client):
     topic = make_topic(partitions=1, prefix="test.desk-bulk")
     wait_for_metadata(cluster, topic)

@@ -37,13 +37,6 @@ def selection(make_topic, cluster):
     return {"clean": clean, "no_topic": no_topic, "duplicate": duplicate, "twin": twin}
 
 
-@pytest.fixture
-def operator_client(operator) -> Client:
-    client = Client()
-    client.force_login(operator)
-    return client
-
-
 def confirm(client: Client, query: str = "", data: dict | None = None):
     return client.post(
         reverse(CHANGELIST) + query,

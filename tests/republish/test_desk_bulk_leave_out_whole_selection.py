@@ -8,7 +8,6 @@ from types import SimpleNamespace
 
 import pytest
 from django.contrib.messages import ERROR
-from django.test import Client
 
 from opsportal import kafka
 from republish import safety
@@ -22,13 +21,6 @@ from .test_desk_bulk_leave_out import confirm, submit
 selection = leave_out.selection  # the fixture: three clean records, one without a topic, a duplicate
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def operator_client(operator) -> Client:
-    client = Client()
-    client.force_login(operator)
-    return client
 
 
 def test_a_metadata_failure_at_submit_refuses_the_job_instead_of_sending_missing_topics(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from deadletter.models import DeadLetterRecord, Status
@@ -41,13 +40,6 @@ def stored(db):
         )
 
     return store
-
-
-@pytest.fixture
-def operator_client(operator) -> Client:
-    client = Client()
-    client.force_login(operator)
-    return client
 
 
 def test_it_lays_out_json_keeping_every_token_as_written():

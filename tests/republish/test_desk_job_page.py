@@ -7,13 +7,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from deadletter.models import DeadLetterRecord
 from republish import jobs
 from republish.models import Replay, ReplayJob
+from tests.pages import crumbs_and_headings, signed_in
 
 from .conftest import CHANGELIST, billing_event, bulk_republish, messages_of
 
@@ -39,22 +39,6 @@ def store(count: int, original_topic: str) -> list[DeadLetterRecord]:
             for n in range(count)
         ]
     )
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def crumbs_and_headings(html: str) -> tuple[list[str], list[str]]:
-    trail = re.search(r'<div class="breadcrumbs">(.*?)</div>', html, re.S)
-    assert trail is not None
-    crumbs = [" ".join(re.sub(r"<[^>]+>", "", part).split()) for part in re.split(r"&rsaquo;|›", trail.group(1))]
-    headings = [
-        " ".join(re.sub(r"<[^>]+>", "", h).split()) for h in re.findall(r"<h[12][^>]*>(.*?)</h[12]>", html, re.S)
-    ]
-    return [c for c in crumbs if c], headings
 
 
 def assert_each_crumb_once(html: str) -> list[str]:

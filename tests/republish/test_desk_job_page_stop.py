@@ -5,7 +5,6 @@ replays say how many of how many they are."""
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -14,6 +13,7 @@ from republish import jobs
 from republish.models import Replay, ReplayJob
 from tests.deadletter import samples
 from tests.deadletter.desk_support import CHANGELIST, store
+from tests.pages import signed_in
 
 JOB_PAGE = "admin:republish_replayjob_change"
 pytestmark = pytest.mark.django_db
@@ -22,12 +22,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def records(db):
     return [store(n, b"acc_%d" % n, samples.billing_event(f"acc_{n}"), samples.billing_headers(n)) for n in range(25)]
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def running_job(records, operator, settled: int) -> ReplayJob:

@@ -6,20 +6,14 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from republish.models import AuditEntry, Replay, ReplayJob
 from tests.deadletter import samples
 from tests.deadletter.desk_support import CHANGELIST, store
+from tests.pages import signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_the_records_of_a_job_of_70000_ids_are_listed(operator):

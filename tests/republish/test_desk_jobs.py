@@ -7,15 +7,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from deadletter.models import DeadLetterRecord, Review, Status
 from republish import jobs, runner
 from republish.models import AuditEntry, Replay, ReplayJob
+from tests.pages import signed_in
 
 from .conftest import JOBS, billing_event, wait_for_metadata
 
@@ -47,12 +46,6 @@ def target(make_topic, cluster) -> str:
     topic = make_topic(partitions=1, prefix="test.desk-jobs")
     wait_for_metadata(cluster, topic)
     return topic
-
-
-def signed_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.mark.django_db(transaction=True)

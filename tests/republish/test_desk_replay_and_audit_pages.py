@@ -18,24 +18,17 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def client_of(operator) -> Client:
-    client = Client()
-    client.force_login(operator)
-    return client
-
-
-@pytest.fixture
 def record(db):
     return store(1, b"acc_1", samples.billing_event("acc_1"), samples.billing_headers(1))
 
 
-def test_the_replay_page_links_its_dead_letter_once(record, client_of):
+def test_the_replay_page_links_its_dead_letter_once(record, operator_client):
     replay = Replay.objects.create(
         record=record, state="republished", target_topic="billing.transaction.events", target_partition=3,
         start_offset=1, offset=1,
     )  # fmt: skip
 
-    html = client_of.get(reverse("admin:republish_replay_change", args=[replay.pk])).content.decode()
+    html = operator_client.get(reverse("admin:republish_replay_change", args=[replay.pk])).content.decode()
 
     assert html.count(f'href="{reverse("admin:deadletter_deadletterrecord_change", args=[record.pk])}"') == 1
     assert 'id="replay-record"' in html
@@ -47,17 +40,17 @@ def audit_row(client: Client, entry: AuditEntry) -> str:
     return html.split(f'href="{link}"')[1].split("</tr>")[0]
 
 
-def test_a_jobs_end_shows_the_jobs_record_count(record, operator, client_of):
+def test_a_jobs_end_shows_the_jobs_record_count(record, operator, operator_client):
     job = jobs.create_job([record.pk, record.pk + 1, record.pk + 2], user=operator)
     ended = AuditEntry.objects.create(user=operator, job=job, action=AuditEntry.Action.JOB_ENDED, outcome="ended")
 
-    row = audit_row(client_of, ended)
+    row = audit_row(operator_client, ended)
 
     assert '<td class="field-record_count">3</td>' in row
     assert "each record&#x27;s original topic" in row
 
 
-def test_an_edited_republish_to_the_original_topic_shows_where_it_went(record, operator, client_of):
+def test_an_edited_republish_to_the_original_topic_shows_where_it_went(record, operator, operator_client):
     replay_id = uuid.uuid4()
     Replay.objects.create(
         replay_id=replay_id, record=record, state="republished", target_topic="billing.transaction.events",
@@ -68,6 +61,6 @@ def test_an_edited_republish_to_the_original_topic_shows_where_it_went(record, o
         replay_ids=[str(replay_id)], outcome="1 republished",
     )  # fmt: skip
 
-    row = audit_row(client_of, entry)
+    row = audit_row(operator_client, entry)
 
     assert '<td class="field-target_shown">billing.transaction.events</td>' in row

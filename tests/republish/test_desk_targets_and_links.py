@@ -8,7 +8,6 @@ import uuid
 
 import pytest
 from django.conf import settings
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -51,13 +50,6 @@ def row(db) -> DeadLetterRecord:
     return DeadLetterRecord.objects.create(
         dlq_topic="test.desk-links-dlq", partition=0, offset=1, key=b"acc_1", original_topic="billing.account.events"
     )
-
-
-@pytest.fixture
-def operator_client(operator) -> Client:
-    client = Client()
-    client.force_login(operator)
-    return client
 
 
 def test_discard_is_not_offered_for_a_republished_record_and_its_url_refuses_at_once(row, operator_client):

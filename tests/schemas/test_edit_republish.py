@@ -49,13 +49,6 @@ def republish_url(row: DeadLetterRecord) -> str:
 
 
 @pytest.fixture
-def operator_client(operator) -> Client:
-    client = Client()
-    client.force_login(operator)
-    return client
-
-
-@pytest.fixture
 def avro_row(registry, dead_letters, original_topic):
     """A dead letter whose value the library's Avro serializer wrote (subject: the original topic's value)."""
     value = AvroSerializer(registry, PAYMENT_AVRO)(PAYMENT, value_context(original_topic))
