@@ -72,7 +72,7 @@ TARGET_MS = 300.0
 TARGET_RATIO = 3.0
 TARGET_SEARCH_RATIO = 0.5
 BATCH = 50_000
-ROW = re.compile(r'<tr class="message" data-partition="(\d+)" data-offset="(\d+)">')
+ROW = re.compile(r'<tr class="message" data-partition="(\d+)" data-offset="(\d+)"')  # the arrived-at row carries an id
 SCANNED = re.compile(r"Scanned (\d+) of (\d+) records")
 Positions = list[tuple[int, int]]
 

@@ -142,12 +142,18 @@ def _sort_key(record: kafka.Record) -> int:
     return record.timestamp_ms if record.timestamp_ms is not None else -1
 
 
-def _merge(runs: dict[int, list[kafka.Record]], more: dict[int, bool], newest_first: bool) -> list[kafka.Record]:
+def _merge(
+    runs: dict[int, list[kafka.Record]], more: dict[int, bool], newest_first: bool
+) -> tuple[list[kafka.Record], int | None]:
     """Up to PAGE_SIZE records, earliest (or newest) timestamp first, each partition's taken in its own order.
 
     `more[p]`: partition p has records beyond what was read; once its read records run out,
-    the merge stops there, since what follows it in time may be unread.
+    the merge stops there, since what follows it in time may be unread. That partition is
+    returned beside the records (None when the merge did not stop short).
     """
+    unread = next((p for p, run in runs.items() if not run and more[p]), None)
+    if unread is not None:  # nothing of it read yet: its first record may come before any other
+        return [], unread
     sign = -1 if newest_first else 1
     heap = [(sign * _sort_key(run[0]), p, 0) for p, run in runs.items() if run]
     heapq.heapify(heap)
@@ -157,16 +163,52 @@ def _merge(runs: dict[int, list[kafka.Record]], more: dict[int, bool], newest_fi
         taken.append(runs[p][at])
         if at + 1 < len(runs[p]):
             heapq.heappush(heap, (sign * _sort_key(runs[p][at + 1]), p, at + 1))
-        elif more[p]:
-            break
-    return taken
+        elif more[p] and len(taken) < PAGE_SIZE:
+            return taken, p
+    return taken, None
+
+
+def _first_step(partitions: int) -> int:
+    """Records read of each partition at first: twice its share of a page. Timestamps of a topic's
+    partitions mostly interleave, so 10 partitions read ~100 records for a page of 50, not 500."""
+    return max(1, min(PAGE_SIZE, -(-2 * PAGE_SIZE // max(partitions, 1))))
+
+
+def _read_merged(
+    client: kafka.Consumer, topic: str, cursor: dict[int, int], known: Bounds, backward: bool
+) -> tuple[list[kafka.Record], dict[int, str]]:
+    """The page's records in merge order (newest first when backward) and the partitions that failed.
+
+    Reads a share of each partition, merges, and reads more only of a partition the merge ran out of:
+    as many more as the page still lacks, so that partition cannot run out again before the page is full.
+    """
+    step = dict.fromkeys(cursor, _first_step(len(cursor)))
+    edge = dict(cursor)  # where the next read of each partition starts (forward) or ends (backward)
+    runs: dict[int, list[kafka.Record]] = {p: [] for p in cursor}
+    failures: dict[int, str] = {}
+    wanted = set(cursor)
+    while True:
+        if backward:
+            windows = {p: (max(edge[p] - step[p], known.begin[p]), edge[p]) for p in wanted}
+        else:
+            windows = {p: (edge[p], min(edge[p] + step[p], known.end[p])) for p in wanted}
+        got, failed = _read(client, topic, windows)
+        failures.update(failed)
+        for p in failed:
+            runs.pop(p, None)
+        for p, records in got.items():
+            runs[p].extend(records[::-1] if backward else records)
+            edge[p] = windows[p][0] if backward else windows[p][1]
+        more = {p: (edge[p] > known.begin[p]) if backward else (edge[p] < known.end[p]) for p in runs}
+        taken, starved = _merge(runs, more, newest_first=backward)
+        if starved is None:
+            return taken, failures
+        wanted, step[starved] = {starved}, PAGE_SIZE - len(taken)
 
 
 def page_forward(client: kafka.Consumer, topic: str, cursor: dict[int, int], known: Bounds) -> Page:
     """The PAGE_SIZE earliest records from cursor[p] on (one partition: by offset; several: by timestamp)."""
-    windows = {p: (c, min(c + PAGE_SIZE, known.end[p])) for p, c in cursor.items()}
-    runs, failures = _read(client, topic, windows)
-    taken = _merge(runs, {p: windows[p][1] < known.end[p] for p in runs}, newest_first=False)
+    taken, failures = _read_merged(client, topic, cursor, known, backward=False)
     hi = dict(cursor)
     for record in taken:
         hi[record.partition] = record.offset + 1
@@ -175,10 +217,7 @@ def page_forward(client: kafka.Consumer, topic: str, cursor: dict[int, int], kno
 
 def page_backward(client: kafka.Consumer, topic: str, cursor: dict[int, int], known: Bounds) -> Page:
     """The PAGE_SIZE newest records before cursor[p], shown oldest first."""
-    windows = {p: (max(c - PAGE_SIZE, known.begin[p]), c) for p, c in cursor.items()}
-    runs, failures = _read(client, topic, windows)
-    newest_first = {p: run[::-1] for p, run in runs.items()}
-    taken = _merge(newest_first, {p: windows[p][0] > known.begin[p] for p in runs}, newest_first=True)
+    taken, failures = _read_merged(client, topic, cursor, known, backward=True)
     lo = dict(cursor)
     for record in taken:
         lo[record.partition] = record.offset
