@@ -14,6 +14,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.contrib.auth.models import Permission, User
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -108,11 +109,12 @@ class StatusFilter(admin.SimpleListFilter):
     parameter_name = "status"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
-        return Status.choices
+        open_labels = ", ".join(str(status.label).lower() for status in summary.OPEN)
+        return [(summary.OPEN_CHOICE, f"Open ({open_labels})"), *Status.choices]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
-        return queryset if value is None else queryset.filter(review__status=value)
+        return queryset if value is None else queryset.filter(review__status__in=summary.statuses(value))
 
 
 class AssigneeFilter(admin.SimpleListFilter):
@@ -435,6 +437,15 @@ class DeadLetterRecordAdmin(OfferedLookupsMixin, admin.ModelAdmin):
             kwargs["queryset"] = triagers()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        widget = getattr(formfield, "widget", None)
+        if db_field.name == "assignee" and isinstance(widget, RelatedFieldWidgetWrapper):
+            # Triage picks a person; it does not add, edit or delete users (a superuser could, from here).
+            widget.can_add_related = widget.can_change_related = False
+            widget.can_delete_related = widget.can_view_related = False
+        return formfield
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # rows come from Kafka only
 
@@ -612,7 +623,7 @@ class DeadLetterRecordAdmin(OfferedLookupsMixin, admin.ModelAdmin):
     @admin.display(description="headers (in record order)")
     def headers_table(self, obj: DeadLetterRecord) -> str:
         rows = [
-            _header_row(index, name, value, decoders.describe_header(obj.convention, name, value))
+            _header_row(index, name, value, decoders.describe_header(obj.convention, name, value, _decoded_text))
             for index, (name, value) in enumerate(obj.raw_headers(), start=1)
         ]
         if not rows:
@@ -733,6 +744,11 @@ def _header_row(index: int, name: str, value: bytes | None, decoded: str) -> str
         raw,
         decoded,
     )
+
+
+def _decoded_text(decoded: object) -> str:
+    """A decoded header value as the page shows it: a time (x-failed-at) as every time of the portal."""
+    return show_time(decoded) if isinstance(decoded, datetime) else str(decoded)
 
 
 def _with_date(name: str, decoded: str) -> str:

@@ -469,8 +469,9 @@ def decode_headers(headers: Headers, names: tuple[str, ...] | None = None) -> De
     return result
 
 
-def describe_header(convention: str, name: str, value: bytes | None) -> str:
-    """One header's value as its family encodes it, for the record page's headers table."""
+def describe_header(convention: str, name: str, value: bytes | None, show: Callable[[object], str] = str) -> str:
+    """One header's value as its family encodes it, for the record page's headers table
+    (`show` writes the decoded value: the page passes the portal's way of showing a time)."""
     if value is None:
         return "null"
     family = FAMILIES.get(convention, UNKNOWN_FAMILY)
@@ -480,7 +481,7 @@ def describe_header(convention: str, name: str, value: bytes | None) -> str:
         decoded = reader(value, errors, name)
     except Exception as exc:  # noqa: BLE001 - display only
         return f"(cannot decode: {exc})"
-    shown = "" if decoded is None else str(decoded)
+    shown = "" if decoded is None else show(decoded)
     return f"{shown} ({'; '.join(errors)})" if errors else shown
 
 

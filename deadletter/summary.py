@@ -23,7 +23,14 @@ if TYPE_CHECKING:
 
 # Work left to do: a record republished or discarded is no longer a reason to look at its error.
 OPEN = (Status.NEW, Status.IN_REVIEW, Status.FAILED)
+# The list's status filter value for all of OPEN: the summary's tables count these, and link here.
+OPEN_CHOICE = "open"
 TOP = 100
+
+
+def statuses(value: str) -> tuple[str, ...]:
+    """The Review statuses a status filter value stands for: itself, or every OPEN one."""
+    return tuple(OPEN) if value == OPEN_CHOICE else (value,)
 
 
 class SummaryChangeList(OfferedLookupsChangeList):
@@ -44,7 +51,7 @@ def context(records: QuerySet[DeadLetterRecord], request: HttpRequest) -> dict[s
     shown = groups if chosen is not None else [g for g in groups if g["status"] in OPEN]
     return {
         "statuses": _by_status(groups, request.GET),
-        "status_chosen": dict(Status.choices).get(chosen or ""),
+        "status_chosen": {**dict(Status.choices), OPEN_CHOICE: "open"}.get(chosen or ""),
         "open_labels": ", ".join(str(status.label).lower() for status in OPEN),
         "fingerprints": _by_fingerprint(shown, request.GET),
         "topics": _by_topic(shown, request.GET),
@@ -58,7 +65,7 @@ def _groups(records: QuerySet[DeadLetterRecord], query: QueryDict) -> list[dict[
     thousand groups at most); the three tables are sums of these, not three more scans."""
     reviews = Review.objects.order_by()
     if "status" in query:
-        reviews = reviews.filter(status=query["status"])
+        reviews = reviews.filter(status__in=statuses(query.get("status", "")))
     if _filtered(query):
         reviews = reviews.filter(record__in=records.values("pk"))
     rows = reviews.values("fingerprint", "original_topic", "status").annotate(
@@ -79,6 +86,12 @@ def _link(query: QueryDict, **params: str) -> str:
         merged[name] = value
     changelist = reverse("admin:deadletter_deadletterrecord_changelist")
     return f"{changelist}?{merged.urlencode()}" if merged else changelist
+
+
+def _scope(query: QueryDict) -> dict[str, str]:
+    """What the failure and topic tables count: the status chosen, else the open records (so a
+    link shows exactly the records its figure counts, not the republished and discarded too)."""
+    return {} if "status" in query else {"status": OPEN_CHOICE}
 
 
 def _sum(groups: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
@@ -117,12 +130,12 @@ def _by_fingerprint(groups: list[dict[str, Any]], query: QueryDict) -> list[dict
             .first()
         ) or {"error_type": "", "fingerprint_text": ""}
         group.update(sample)
-        group["link"] = _link(query, fingerprint=group["fingerprint"])
+        group["link"] = _link(query, fingerprint=group["fingerprint"], **_scope(query))
     return top
 
 
 def _by_topic(groups: list[dict[str, Any]], query: QueryDict) -> list[dict[str, Any]]:
     return [
-        {**row, "link": _link(query, original_topic=row["original_topic"])}
+        {**row, "link": _link(query, original_topic=row["original_topic"], **_scope(query))}
         for row in _sum(groups, "original_topic")[:TOP]
     ]

@@ -312,8 +312,12 @@ class TopicAdmin(MirrorAdmin):
             else:
                 self.message_user(request, "A sync asked for is already queued or running; reload this page shortly.")
         back = request.POST.get("next", "")
-        lists = {reverse(f"admin:topics_{name}_changelist") for name in ("topic", "broker", "consumergroup")}
-        return HttpResponseRedirect(back if back in lists else reverse("admin:topics_topic_changelist"))
+        # Back only to a page with the button (the overview and the lists that show the mirror's age).
+        pages = {reverse(f"admin:topics_{name}_changelist") for name in SYNC_NOW_LISTS} | {reverse("admin:index")}
+        return HttpResponseRedirect(back if back in pages else reverse("admin:topics_topic_changelist"))
+
+
+SYNC_NOW_LISTS = ("topic", "broker", "consumergroup", "groupoffset", "syncrun")
 
 
 def topic_schema_subjects(topic: str) -> tuple[list[kafka.SubjectInfo], str]:
@@ -326,9 +330,16 @@ def topic_schema_subjects(topic: str) -> tuple[list[kafka.SubjectInfo], str]:
 
 @admin.register(Broker)
 class BrokerAdmin(MirrorAdmin):
-    list_display = ("broker_id", "host", "port", "rack", "is_controller", "is_up", "seen")
+    list_display = ("broker_id", "host", "port", "rack", "is_controller_shown", "is_up", "seen")
     list_filter = ("is_up", "is_controller")
     change_list_template = "admin/topics/sync_now_change_list.html"
+
+    @admin.display(description="is controller", ordering="is_controller")
+    def is_controller_shown(self, broker: Broker) -> str:
+        """Yes or a quiet No: one broker of the cluster is the controller, the others are fine (not a red ✖)."""
+        if broker.is_controller:
+            return mark_safe("<strong>Yes</strong>")
+        return mark_safe('<span style="color: var(--body-quiet-color)">No</span>')
 
     @admin.display(description="last seen", ordering="last_seen")
     def seen(self, broker: Broker) -> str:
@@ -445,6 +456,7 @@ class GroupOffsetAdmin(MirrorAdmin):
 
     list_display = ("group", "topic_shown", "partition", "committed_offset", "end_offset", "lag")
     list_select_related = ("group",)
+    change_list_template = "admin/topics/sync_now_change_list.html"
 
     @admin.display(description="topic", ordering="topic")
     def topic_shown(self, offset: GroupOffset) -> str:
@@ -456,6 +468,7 @@ class GroupOffsetAdmin(MirrorAdmin):
 @admin.register(SyncRun)
 class SyncRunAdmin(MirrorAdmin):
     list_display = ("finished", "duration_shown", "created", "updated", "vanished", "errors")
+    change_list_template = "admin/topics/sync_now_change_list.html"
 
     @admin.display(description="finished at", ordering="finished_at")
     def finished(self, run: SyncRun) -> str:

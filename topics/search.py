@@ -42,6 +42,9 @@ class SearchResult:
     stopped_by: str  # done, records, time or matches
     seconds: float
     failures: dict[int, str] = field(default_factory=dict)
+    # A field search whose field no record this run scanned has at all: the field is misspelt or
+    # elsewhere, which "0 matches" alone does not say.
+    missing_field: str = ""
 
 
 def parse_query(kind: str, value: str, field_name: str) -> Query:
@@ -50,7 +53,10 @@ def parse_query(kind: str, value: str, field_name: str) -> Query:
     if not value:
         raise BrowseError("Enter the value to search for.")
     if kind == "field" and not field_name:
-        raise BrowseError("Enter the JSON field to search, such as eventId, accountId or correlationId.")
+        raise BrowseError(
+            "Enter the JSON field to search: a name at any depth, such as eventId or aggregateId,"
+            " or a dotted path, such as payload.transactionId or metadata.correlationId."
+        )
     return Query(kind, value, field_name if kind == "field" else "")
 
 
@@ -60,32 +66,72 @@ def matcher(query: Query) -> Callable[[kafka.Record], bool]:
         return lambda record: record.key == needle
     if query.kind == "text":
         return lambda record: record.value is not None and needle in record.value
-    # JSON may escape non-ASCII, quotes and slashes: only a plain value can be looked for in the raw bytes first.
-    plain = query.value.isascii() and not any(ch in query.value for ch in '"\\/')
+    return FieldMatcher(query)
 
-    def field_matches(record: kafka.Record) -> bool:
-        if record.value is None or (plain and needle not in record.value):
+
+def _plain(text: str) -> bool:
+    """JSON may escape non-ASCII, quotes and slashes: only plain text can be looked for in the raw bytes."""
+    return text.isascii() and not any(ch in text for ch in '"\\/')
+
+
+class FieldMatcher:
+    """A record whose JSON value holds the query's field (a name or a dotted path) with the query's value.
+
+    It also tells whether any record it was given has the field at all (`seen`). Until one has,
+    a record holding the field's last name is parsed even without the value in it; after, only
+    records with the value in their raw bytes are (when the value is plain).
+    """
+
+    def __init__(self, query: Query) -> None:
+        self.path = query.field.split(".")
+        self.wanted = query.value
+        self.needle = query.value.encode() if _plain(query.value) else None
+        names = [part for part in self.path if not part.isdigit()]
+        self.name = f'"{names[-1]}"'.encode() if names and _plain(names[-1]) else None
+        self.seen = False
+
+    def __call__(self, record: kafka.Record) -> bool:
+        value = record.value
+        if value is None or not self._worth_parsing(value):
             return False
         try:
-            document = json.loads(record.value)
+            document = json.loads(value)
         except (ValueError, RecursionError):
             return False
-        return any(_same(found, query.value) for found in _values_of(document, query.field))
+        found = list(_values_of(document, self.path))
+        self.seen = self.seen or bool(found)
+        return any(_same(item, self.wanted) for item in found)
 
-    return field_matches
+    def _worth_parsing(self, value: bytes) -> bool:
+        if self.needle is None or self.needle in value:
+            return True
+        return not self.seen and (self.name is None or self.name in value)
 
 
-def _values_of(document: Any, name: str) -> Iterator[Any]:
-    """The values of every field called `name`, at any depth (eventId at the top, correlationId in metadata)."""
+def _values_of(document: Any, path: list[str]) -> Iterator[Any]:
+    """The values at `path` wherever its first part is a key, at any depth: eventId at the top,
+    correlationId or metadata.correlationId in metadata, payload.lines.0.amount in a list."""
     stack = [document]
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
-            if name in item:
-                yield item[name]
+            if path[0] in item:
+                yield from _follow(item[path[0]], path[1:])
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
+
+
+def _follow(node: Any, rest: list[str]) -> Iterator[Any]:
+    """The value below `node` at `rest`: each part a key of an object, a number an index of a list."""
+    for part in rest:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return
+    yield node
 
 
 def _same(found: Any, wanted: str) -> bool:
@@ -117,6 +163,8 @@ def search(
         _scan_chunk(client, topic, result, known, match, max_records, deadline)
     if len(result.matches) > page_size:
         _cut_to_page(result, cursor, page_size)
+    if isinstance(match, FieldMatcher) and result.scanned and not match.seen:
+        result.missing_field = query.field
     result.matches.sort(key=lambda r: (r.timestamp_ms or -1, r.partition, r.offset), reverse=True)
     result.seconds = time.monotonic() - started
     return result

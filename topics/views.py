@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from opsportal import kafka
 from opsportal.replay_headers import REPLAY_ID, REPLAYED_FROM
@@ -127,28 +128,43 @@ def _log(request: HttpRequest, action: str, topic: str, partitions: list[int], d
 
 
 def _timestamp(ms: int | None) -> str:
+    """A Kafka timestamp as the portal shows every time (show_time), with the milliseconds Kafka keeps."""
     if ms is None:
         return "–"
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", " UTC")
+    try:
+        local = timezone.localtime(datetime.fromtimestamp(ms // 1000, tz=UTC))
+    except (OverflowError, OSError, ValueError):  # a producer may set any 64-bit timestamp
+        return f"{ms} ms since the epoch (out of range)"
+    return local.strftime(f"%Y-%m-%d %H:%M:%S.{ms % 1000:03d} %Z")
 
 
-def header_link(name: str, value: str) -> str:
-    """Where a header naming a replay leads: the replay's page, or the dead letter it was replayed from."""
-    if name == REPLAY_ID and value:
+class HeaderLinks:
+    """Where a header naming a replay leads: the replay's page, or the message it was replayed from.
+
+    The two pages' addresses are reversed once for a page of messages, not once per header.
+    """
+
+    def __init__(self) -> None:
         try:
-            return f"{reverse('admin:republish_replay_changelist')}?{urlencode({'q': value})}"
+            self.replays = reverse("admin:republish_replay_changelist")
         except NoReverseMatch:  # republish not installed: the header stays text
-            return ""
-    if name == REPLAYED_FROM:
-        parts = value.rsplit("/", 2)
-        if len(parts) == 3 and parts[0] and parts[1].isdigit() and parts[2].isdigit():
-            at = {"topic": parts[0], "partition": parts[1], "start": "offset", "offset": parts[2]}
-            return f"{reverse('admin:topics_topic_messages')}?{urlencode(at)}"
-    return ""
+            self.replays = ""
+        self.messages = reverse("admin:topics_topic_messages")
+
+    def __call__(self, name: str, value: str) -> str:
+        if name == REPLAY_ID and value and self.replays:
+            return f"{self.replays}?{urlencode({'q': value})}"
+        if name == REPLAYED_FROM:
+            parts = value.rsplit("/", 2)
+            if len(parts) == 3 and parts[0] and parts[1].isdigit() and parts[2].isdigit():
+                at = {"topic": parts[0], "partition": parts[1], "start": "offset", "offset": parts[2]}
+                return f"{self.messages}?{urlencode(at)}"
+        return ""
 
 
 def message_rows(records: list[kafka.Record]) -> list[dict[str, Any]]:
     download = reverse("admin:topics_topic_message_download")
+    header_link = HeaderLinks()
     rows = []
     for record in records:
         query = urlencode({"topic": record.topic, "partition": record.partition, "offset": record.offset})

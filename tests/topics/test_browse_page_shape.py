@@ -37,7 +37,7 @@ def test_what_a_page_shows_per_partition_is_a_compact_table(admin_client, three)
     assert cells(table, "offsets shown") == ["5–11"] * 3  # inclusive, as people count
     assert cells(table, "of those it holds") == ["0–11"] * 3
     assert "shown of" not in page  # the old run-on sentence
-    assert re.search(r'<td class="time">\d{4}-\d\d-\d\dT[\d:.]+ UTC</td>', page)
+    assert re.search(r'<td class="time">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC</td>', page)
 
 
 def test_the_message_at_the_asked_offset_of_one_partition_is_marked(admin_client, three):
