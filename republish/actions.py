@@ -9,6 +9,7 @@ entry (republish.AuditEntry) beside Django's LogEntry.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -88,6 +89,29 @@ def selection_unchanged(request: HttpRequest, queryset: QuerySet[DeadLetterRecor
     except signing.BadSignature:
         return False
     return shown == selection_of(queryset)
+
+
+DISCARD_SELECTION_SALT = "republish.discard.selection"
+
+
+def discard_selection_of(ids: list[int]) -> list[Any]:
+    """The exact rows the discard confirmation showed (a digest of their ids): a selection across
+    the list is its filters, read again on submit, and must still be the same rows."""
+    digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()
+    return [len(ids), digest]
+
+
+def discard_selection_unchanged(request: HttpRequest, ids: list[int]) -> bool:
+    """Ids ticked one by one are exactly those posted; a selection across the list (or any post
+    that carries the page's digest) is checked against what the page showed."""
+    shown = request.POST.get("selection")
+    if shown is None:
+        return request.POST.get("select_across", "0") == "0"
+    try:
+        signed = signing.loads(shown, salt=DISCARD_SELECTION_SALT, max_age=SELECTION_MAX_AGE)
+    except signing.BadSignature:
+        return False
+    return bool(signed == discard_selection_of(ids))
 
 
 def selected_inputs(selected: list[str]) -> str:
@@ -376,9 +400,7 @@ class RepublishAdminMixin(ForbiddenActionMixin):
             if count:
                 self.log_change(request, record, f"Discarded: {form.cleaned_data['reason']}")
             return self._back(record)
-        return self._page(
-            request, "confirm_discard.html", record, title="Discard this dead letter?", form=form, records=[record]
-        )
+        return self._page(request, "confirm_discard.html", record, title="Discard this dead letter?", form=form)
 
     def reconcile_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         require(request, "republish")
@@ -500,7 +522,15 @@ class RepublishAdminMixin(ForbiddenActionMixin):
     def discard_selected(self, request: HttpRequest, queryset: QuerySet[DeadLetterRecord]) -> TemplateResponse | None:
         form = DiscardForm(request.POST if request.POST.get("post") else None)
         if request.POST.get("post") and form.is_valid():
-            ids = list(queryset.values_list("pk", flat=True))
+            ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+            if not discard_selection_unchanged(request, ids):
+                self.message_user(
+                    request,
+                    "The selection changed since the confirmation page (new dead letters were drained or rows "
+                    "no longer match the list's filters); nothing was discarded. Review it again.",
+                    messages.ERROR,
+                )
+                return None
             count = discarding.discard(ids, user=operator(request), reason=form.cleaned_data["reason"])
             self.message_user(
                 request,
@@ -509,14 +539,17 @@ class RepublishAdminMixin(ForbiddenActionMixin):
                 messages.SUCCESS if count == len(ids) else messages.WARNING,
             )
             return None
+        ids = list(queryset.order_by("pk").values_list("pk", flat=True))
         return self._page(
             request,
             "confirm_discard.html",
             title="Discard these dead letters?",
             form=form,
-            records=list(queryset[:100]),
-            total=queryset.count(),
-            selected=request.POST.getlist(ACTION_CHECKBOX_NAME),
+            summary=discarding.summarise(queryset),
+            selected_inputs=selected_inputs(request.POST.getlist(ACTION_CHECKBOX_NAME)),
             select_across=request.POST.get("select_across", "0"),
+            selection=signing.dumps(discard_selection_of(ids), salt=DISCARD_SELECTION_SALT),
             action="discard_selected",
+            # The action was posted to the list with its filters in the query string: back to them.
+            cancel_url=request.get_full_path(),
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.db import connection
@@ -16,6 +17,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -28,7 +30,7 @@ from opsportal.kafka import KafkaClientError
 from opsportal.text import breakable
 
 from . import jobs, links, pg
-from .actions import PERMISSIONS, RepublishAdminMixin, queue_job
+from .actions import PERMISSIONS, RepublishAdminMixin, queue_job, selected_inputs
 from .models import AuditEntry, Replay, ReplayJob
 from .outbox import REPUBLISHABLE
 from .publish import RepublishRefused
@@ -40,6 +42,20 @@ class ReadOnlyAdmin(ForbiddenActionMixin, ReadOnlyMixin, admin.ModelAdmin):
 
 
 JOB_REPLAYS_SHOWN = 20
+JOBS_LISTED = 20  # on the reject confirmation; the rest are counted
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        max_length=2000,
+        strip=True,
+        help_text="Why it is not to be sent: kept on the job's page and in the audit.",
+    )
+
+
+def job_target(job: ReplayJob) -> str:
+    return job.target_topic or "each record's original topic"
 
 
 def job_progress(job: ReplayJob) -> dict[str, Any]:
@@ -57,10 +73,9 @@ def job_progress(job: ReplayJob) -> dict[str, Any]:
         if job.state == ReplayJob.State.STOPPED
         else 0
     )
-    # An operator's stop is a notice, not an error: it says what was left, not what went wrong.
-    stopped_by = (
-        job.last_error if job.state == ReplayJob.State.STOPPED and job.last_error.startswith("stopped by ") else ""
-    )
+    # An operator's stop or rejection is a notice, not an error: it says what was left, or why.
+    stopped_by = jobs.stopped_by(job)
+    rejected = job.last_error if job.state == ReplayJob.State.REJECTED else ""
     return {
         "state": job.state,
         "state_label": job.get_state_display(),
@@ -74,12 +89,21 @@ def job_progress(job: ReplayJob) -> dict[str, Any]:
         "percent": 100 * settled // job.total if job.total else 0,
         "rate": round(rate, 1) if rate is not None else None,
         "eta_seconds": round(left / rate) if running and rate and left > 0 else None,
-        "last_error": "" if stopped_by else job.last_error,
-        "stopped_by": stopped_by.removeprefix("stopped by "),
+        "last_error": "" if stopped_by or rejected else job.last_error,
+        "stopped_by": stopped_by,
+        "rejected_by": rejected.removeprefix(jobs.REJECTED_BY).partition(": ")[0],
+        "reject_reason": rejected.partition(": ")[2],  # user names hold no colon
         "not_sent": max(left - publishing, 0) if job.state == ReplayJob.State.STOPPED else 0,
         "publishing": publishing,
         "progress_at": show_time(job.progress_at),
     }
+
+
+def has_rest(job: ReplayJob) -> bool:
+    """Stopped (or running with its worker lost) with records unsent or failed: Run the rest offered."""
+    if job.seems_abandoned():
+        return True
+    return job.state == ReplayJob.State.STOPPED and (job.done + job.skipped < job.total)
 
 
 class IdFilter(admin.SimpleListFilter):
@@ -158,10 +182,37 @@ def job_records(queryset: QuerySet[Any], job_id: int) -> QuerySet[Any]:
     return queryset.filter(pk__in=members)
 
 
+class AuditRecordsFilter(IdFilter):
+    """Exactly the records of one audit entry (a job's stop or end: the job's), where the entry's
+    page links to; shown only when chosen."""
+
+    title = "audit entry's records"
+    parameter_name = "audit_entry"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        value = self.value()
+        return [(value, value)] if value else []
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() is None:
+            return queryset
+        entry = AuditEntry.objects.filter(pk=self.as_id() or 0).only("record_ids", "job").first()
+        if entry is None:
+            return queryset.none()
+        if not entry.record_ids and entry.job_id is not None:
+            return job_records(queryset, entry.job_id)
+        if connection.vendor == "postgresql":
+            return pg.by_ids(queryset, entry.record_ids)  # one array parameter, however many
+        members = RawSQL(
+            "SELECT j.value FROM republish_auditentry a, json_each(a.record_ids) j WHERE a.id = %s", [entry.pk]
+        )
+        return queryset.filter(pk__in=members)
+
+
 class RepublishingDeadLetterAdmin(RepublishAdminMixin, DeadLetterRecordAdmin):
     """deadletter's admin with the acts on dead letters (see republish.actions)."""
 
-    list_filter = (*DeadLetterRecordAdmin.list_filter, JobRecordsFilter)
+    list_filter = (*DeadLetterRecordAdmin.list_filter, JobRecordsFilter, AuditRecordsFilter)
 
 
 admin.site.unregister(DeadLetterRecord)
@@ -221,9 +272,7 @@ class ReplayJobAdmin(ReadOnlyAdmin):
     @admin.display(description="Target", ordering="target_topic")
     def target(self, job: ReplayJob) -> str:
         limit = f"at most {job.rate_limit}/s" if job.rate_limit else "no rate limit"
-        return format_html(
-            '{}<span class="rp-detail">{}</span>', job.target_topic or "each record's original topic", limit
-        )
+        return format_html('{}<span class="rp-detail">{}</span>', job_target(job), limit)
 
     @admin.display(description="Created", ordering="created_at")
     def created(self, job: ReplayJob) -> str:
@@ -250,6 +299,7 @@ class ReplayJobAdmin(ReadOnlyAdmin):
         return [
             path("<int:pk>/progress/", view(self.progress_view), name="republish_replayjob_progress"),
             path("<int:pk>/stop/", view(self.stop_view), name="republish_replayjob_stop"),
+            path("<int:pk>/rest/", view(self.rest_view), name="republish_replayjob_rest"),
             *super().get_urls(),
         ]
 
@@ -265,6 +315,7 @@ class ReplayJobAdmin(ReadOnlyAdmin):
                 **(extra_context or {}),
                 "live": job_progress(job),
                 "can_stop": self.has_bulk_republish_permission(request),
+                "offer_rest": self.has_bulk_republish_permission(request) and has_rest(job),
                 "replays_url": links.job_replays_url(job.pk),
                 "publishing_url": f"{links.job_replays_url(job.pk)}&state={Replay.State.PUBLISHING}",
                 "audit_url": f"{reverse('admin:republish_auditentry_changelist')}?job={job.pk}",
@@ -329,37 +380,104 @@ class ReplayJobAdmin(ReadOnlyAdmin):
     )
     def run_the_rest(self, request: HttpRequest, queryset: QuerySet[ReplayJob]) -> None:
         for job in queryset:
-            if job.edit and not request.user.has_perm(PERMISSIONS["edit_republish"]):
-                self.message_user(
-                    request,
-                    f"job {job.pk} sends an edited value: that needs the edited-republish permission",
-                    messages.ERROR,
-                )
-                continue
-            try:
-                rest = jobs.rest_of(job, user=operator(request))
-            except RepublishRefused as exc:
-                self.message_user(request, str(exc), messages.ERROR)
-                continue
-            queue_job(rest)
-            waiting = rest.state == rest.State.AWAITING_APPROVAL
+            self._run_rest(request, job)
+
+    def rest_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The job page's Run the rest: the list action's checks and function, for one job."""
+        job = get_object_or_404(ReplayJob, pk=pk)
+        if request.method != "POST" or not self.has_bulk_republish_permission(request):
+            return HttpResponse("Running the rest of a job needs the bulk-republish permission and a POST.", status=403)
+        rest = self._run_rest(request, job)
+        return HttpResponseRedirect(reverse("admin:republish_replayjob_change", args=[(rest or job).pk]))
+
+    def _run_rest(self, request: HttpRequest, job: ReplayJob) -> ReplayJob | None:
+        """A new job, queued, for what `job` did not get to; the outcome said as a message."""
+        if job.edit and not request.user.has_perm(PERMISSIONS["edit_republish"]):
             self.message_user(
                 request,
-                f"Job {rest.pk} created for the {rest.total} record(s) job {job.pk} did not get to."
-                + (" It waits for a second operator's approval." if waiting else ""),
+                f"job {job.pk} sends an edited value: that needs the edited-republish permission",
+                messages.ERROR,
             )
+            return None
+        try:
+            rest = jobs.rest_of(job, user=operator(request))
+        except RepublishRefused as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return None
+        queue_job(rest)
+        waiting = rest.state == rest.State.AWAITING_APPROVAL
+        self.message_user(
+            request,
+            f"Job {rest.pk} created for the {rest.total} record(s) job {job.pk} did not get to."
+            + (" It waits for a second operator's approval." if waiting else ""),
+        )
+        return rest
 
-    @admin.action(description="Reject selected republish jobs (nothing is sent)", permissions=["approve"])
-    def reject_jobs(self, request: HttpRequest, queryset: QuerySet[ReplayJob]) -> None:
+    @admin.action(description="Reject selected republish jobs (nothing is sent)…", permissions=["approve"])
+    def reject_jobs(self, request: HttpRequest, queryset: QuerySet[ReplayJob]) -> TemplateResponse | None:
+        """Four-eyes' no, as Django's delete_selected: a confirmation asking why, then the act."""
+        waiting = queryset.filter(state=ReplayJob.State.AWAITING_APPROVAL).order_by("pk")
+        if not waiting.exists():
+            self.message_user(request, "None of the selected jobs awaits approval: nothing to reject.", messages.ERROR)
+            return None
+        form = RejectForm(request.POST if request.POST.get("post") else None)
+        if request.POST.get("post") and form.is_valid():
+            self._reject(request, waiting, form.cleaned_data["reason"])
+            return None
+        return self._confirm_reject(request, queryset, waiting, form)
+
+    def _reject(self, request: HttpRequest, waiting: QuerySet[ReplayJob], reason: str) -> None:
         rejected = 0
-        for job in queryset.filter(state=ReplayJob.State.AWAITING_APPROVAL):
+        for job in waiting:
             try:
-                jobs.reject(job, user=operator(request))
+                jobs.reject(job, user=operator(request), reason=reason)
             except RepublishRefused as exc:  # approved or rejected by someone else meanwhile
                 self.message_user(request, str(exc), messages.ERROR)
                 continue
             rejected += 1
-        self.message_user(request, ngettext("%d job rejected.", "%d jobs rejected.", rejected) % rejected)
+        if rejected:
+            self.message_user(request, ngettext("%d job rejected.", "%d jobs rejected.", rejected) % rejected)
+
+    def _confirm_reject(
+        self, request: HttpRequest, queryset: QuerySet[ReplayJob], waiting: QuerySet[ReplayJob], form: RejectForm
+    ) -> TemplateResponse:
+        count, selected = waiting.count(), queryset.count()
+        shown = [
+            (
+                reverse("admin:republish_replayjob_change", args=[job.pk]),
+                f"{job} to {job_target(job)}, requested by {job.requested_by or '–'}",
+            )
+            for job in waiting.select_related("requested_by")[:JOBS_LISTED]
+        ]
+        confirm = {
+            "intro": ngettext(
+                "Reject this republish job? Nothing of it is sent; the requester sees your reason on its page.",
+                "Reject these %(count)d republish jobs? Nothing of them is sent; the requesters see your reason "
+                "on their pages.",
+                count,
+            )
+            % {"count": count},
+            "items": shown,
+            "more": count - len(shown),
+            "note": f"{selected - count} of the selected jobs are not awaiting approval and are left as they are."
+            if selected > count
+            else "",
+            "action": "reject_jobs",
+            "submit": ngettext("Yes, reject %d job", "Yes, reject %d jobs", count) % count,
+        }
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Reject republish jobs?",
+            "form": form,
+            "confirm": confirm,
+            # The jobs shown, by id (never "all across the list"): one requested meanwhile is not
+            # rejected unseen.
+            "selected_inputs": selected_inputs([str(pk) for pk in waiting.values_list("pk", flat=True)]),
+            "select_across": "0",
+            "cancel_url": request.get_full_path(),  # the list, with its filters
+        }
+        return TemplateResponse(request, "admin/republish/base_confirm.html", context)
 
 
 @admin.register(Replay)
@@ -466,11 +584,32 @@ class ReplayAdmin(ReadOnlyAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ("at", "user", "action", "job_link", "record_count", "target_shown", "outcome")
+    # Narrow enough for 1280 px beside the filters (widths in auditentry/change_list.html): who under
+    # the action, names wrapped between their parts, the outcome cut to three lines (the whole on the
+    # entry's page, and on hover).
+    list_display = ("at_shown", "action_shown", "job_link", "record_count", "target_shown", "outcome_shown")
+    list_display_links = ("at_shown",)
     list_filter = ("action", "user", JobFilter, RecordFilter, "at")
     list_select_related = ("user", "job")
     date_hierarchy = "at"
-    readonly_fields = ("at", "user", "action", "job", "record_ids", "target_topic", "replay_ids", "outcome", "details")
+    # Ids as a count, the first few linked and the rest one link away: a job's 20,000 are no wall of numbers.
+    fields = ("at", "user", "action", "job", "records", "target_shown", "replays", "outcome", "details")
+    readonly_fields = fields
+
+    class Media:
+        css = {"all": ("republish/republish.css",)}
+
+    @admin.display(description="At", ordering="at")
+    def at_shown(self, entry: AuditEntry) -> str:
+        return show_time(entry.at)
+
+    @admin.display(description="Action", ordering="action")
+    def action_shown(self, entry: AuditEntry) -> str:
+        if entry.user is None:
+            return entry.get_action_display()
+        return format_html(
+            '{}<span class="rp-detail">by <span class="rp-who">{}</span></span>', entry.get_action_display(), entry.user
+        )
 
     @admin.display(description="Job", ordering="job")
     def job_link(self, entry: AuditEntry) -> str:
@@ -491,15 +630,101 @@ class AuditEntryAdmin(ReadOnlyAdmin):
         """The topic chosen, else where its replays went (a record republished to its original
         topic records no target of its own), else a job's records' own original topics."""
         if entry.target_topic:
-            return entry.target_topic
+            return breakable(entry.target_topic)
         topics = getattr(entry, "sent_to", None)
         if topics is None:  # not from the list page, which looks up a whole page at once
             topics = sent_to([entry]).get(entry.pk, [])
         if topics:
-            return ", ".join(topics[:3]) + (f" and {len(topics) - 3} more" if len(topics) > 3 else "")
+            more = f" and {len(topics) - 3} more" if len(topics) > 3 else ""
+            return format_html("{}{}", comma_joined(*[breakable(topic) for topic in topics[:3]]), more)
         if entry.job_id is not None:
             return "each record's original topic"
         return "–"
+
+    @admin.display(description="Outcome")
+    def outcome_shown(self, entry: AuditEntry) -> str:
+        return format_html('<span class="rp-clamp" title="{}">{}</span>', entry.outcome, breakable(entry.outcome))
+
+    @admin.display(description="Records")
+    def records(self, entry: AuditEntry) -> str:
+        """How many, the first IDS_SHOWN linked to their pages, and all of them in the dead-letter list."""
+        ids, of_job = entry_record_ids(entry)
+        if not ids:
+            return "–"
+        first = comma_joined(*[format_html('<a href="{}">{}</a>', links.record_url(pk), pk) for pk in ids[:IDS_SHOWN]])
+        listed = (
+            f"{reverse('admin:deadletter_deadletterrecord_changelist')}?{AuditRecordsFilter.parameter_name}={entry.pk}"
+        )
+        return format_html(
+            '<p id="entry-record-count">{}{}</p><p id="entry-record-ids">{}{}</p>'
+            '<p><a href="{}" id="entry-records-link">{}</a></p>',
+            ngettext("%d record", "%d records", len(ids)) % len(ids),
+            f" of job {entry.job_id}" if of_job else "",
+            first,
+            f", … and {len(ids) - IDS_SHOWN} more" if len(ids) > IDS_SHOWN else "",
+            listed,
+            "This record in the dead-letter list" if len(ids) == 1 else f"All {len(ids)} in the dead-letter list",
+        )
+
+    @admin.display(description="Replays")
+    def replays(self, entry: AuditEntry) -> str:
+        """The replay ids, the first IDS_SHOWN linked to their replays' pages."""
+        ids = [str(replay_id) for replay_id in entry.replay_ids]
+        if not ids:
+            return "–"
+        found = Replay.objects.filter(replay_id__in=ids[:IDS_SHOWN]).values_list("replay_id", "pk")
+        page_of = {str(replay_id): links.replay_url(pk) for replay_id, pk in found}
+        shown = [
+            format_html('<a href="{}"><code>{}</code></a>', page_of[r], r)
+            if r in page_of
+            else format_html("<code>{}</code>", r)
+            for r in ids[:IDS_SHOWN]
+        ]
+        more = f", … and {len(ids) - IDS_SHOWN} more" if len(ids) > IDS_SHOWN else ""
+        return format_html("{}: {}{}", len(ids), comma_joined(*shown), more)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), **self._titled(request, object_id)}
+        )
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        titled = self._titled(request, object_id)
+        if titled:
+            titled["title"] = f"Change history: {titled['entry_title']}"
+        return super().history_view(request, object_id, {**(extra_context or {}), **titled})
+
+    def _titled(self, request: HttpRequest, object_id: str) -> dict[str, str]:
+        """The entry's name with its time's zone, for the heading, the title and the breadcrumbs
+        (the model's own name shows the time without one)."""
+        entry = self.get_object(request, object_id)
+        if entry is None:
+            return {}
+        who = f" by {entry.user}" if entry.user is not None else ""
+        title = f"{entry.get_action_display()}{who} at {show_time(entry.at)}"
+        return {"subtitle": title, "entry_title": title}
+
+
+IDS_SHOWN = 20  # of an audit entry's record or replay ids, on its page
+
+
+def comma_joined(*parts: str) -> str:
+    """HTML parts (escaped already) joined by commas."""
+    return format_html(", ".join(["{}"] * len(parts)), *parts)
+
+
+def entry_record_ids(entry: AuditEntry) -> tuple[list[int], bool]:
+    """The records an entry is about, and whether they are its job's: a job's stop or end names
+    none of its own."""
+    if entry.record_ids:
+        return list(entry.record_ids), False
+    if entry.job is not None:
+        return list(entry.job.record_ids), True
+    return [], False
 
 
 REPLAYS_LOOKED_UP = 1000  # of one entry's replays, for the topics they went to

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from binascii import a2b_base64, b2a_base64
 from collections.abc import Sequence
 from decimal import Decimal
@@ -80,68 +81,57 @@ def meant_as_json(value: bytes | None) -> bool:
     return value is not None and (value.lstrip()[:1] in (b"{", b"[") or is_json(value))
 
 
+# JSON text cut into tokens, and so text that starts like JSON and fails to parse: each of []{},:
+# alone, a run of whitespace, a string from its quote to the matching unescaped one or, unclosed, to
+# the end (single-quoted too: a common malformation, and whitespace in it is data), and a run of
+# anything else (a number, a literal, an unquoted key). Joined, the tokens are the text again.
+_TOKEN = re.compile(
+    r"""[\[\]{},:]|[ \t\r\n]+"""
+    r"""|"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\)?|'[^'\\]*(?:\\.[^'\\]*)*(?:'|\\)?"""
+    r"""|[^\[\]{},: \t\r\n"']+""",
+    re.DOTALL,
+)
+_OPENING, _CLOSING, _STRUCTURE = ("[", "{"), ("]", "}"), "[]{},:"
+
+
 def pretty(text: str) -> str:
     """JSON text laid out one member per line, every token kept exactly as written.
 
-    Only whitespace outside strings changes, so "100.10" stays "100.10" (a json round trip
-    would not). Malformed text is returned as it is: where its strings begin and end is not
-    known (a single-quoted string, say), so laying it out could alter the data itself, and an
-    operator would send the change without seeing it.
+    Only whitespace between tokens changes, never a string or a number: "100.10" stays "100.10"
+    (a json round trip would not). Text that starts like JSON and fails to parse is laid out the
+    same way, leniently: its strings are kept whole, even unclosed; a bracket left open just ends
+    the text; values that whitespace parted (an unquoted `two words`) stay parted by a space.
+    Deeper than PRETTY_DEPTH, the text is returned as it is.
     """
     if json_depth(text) > PRETTY_DEPTH:
         return text
-    try:
-        _parse_json(text)
-    except (ValueError, RecursionError):
-        return text
-    return _laid_out(text, quotes='"')
-
-
-def _laid_out(text: str, quotes: str) -> str:
-    """One member per line; whitespace inside strings opened by any of `quotes` is kept."""
-    if json_depth(text) > PRETTY_DEPTH:
-        return text
     out: list[str] = []
-    depth, quote, escaped, i = 0, "", False, 0
-    while i < len(text):
-        char = text[i]
-        i += 1
-        if quote:
-            out.append(char)
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == quote:
-                quote = ""
-        elif char in " \t\r\n":
+    depth, previous, gap = 0, "", False
+    for token in _TOKEN.findall(text):
+        if token[0] in " \t\r\n":
+            gap = True
             continue
-        elif char in "[{":
-            rest = text[i:].lstrip()
-            if rest[:1] in ("]", "}"):
-                out.append(char + rest[0])
-                i = len(text) - len(rest) + 1
-            else:
-                depth += 1
-                out.append(char + "\n" + "  " * depth)
-        elif char in "]}":
+        if token in _CLOSING:
             depth = max(depth - 1, 0)
-            out.append("\n" + "  " * depth + char)
-        elif char == ",":
-            out.append(",\n" + "  " * depth)
-        elif char == ":":
-            out.append(": ")
-        else:
-            out.append(char)
-            quote = char if char in quotes else ""
+        out.append(_separator(previous, token, gap, depth) + token)
+        if token in _OPENING:
+            depth += 1
+        previous, gap = token, False
     return "".join(out)
 
 
-def for_diff(text: str) -> str:
-    """A side of the diff laid out even when malformed (display only, never sent). Single-quoted
-    strings are kept whole too; valid JSON has no single quote outside a string, so it is laid out
-    exactly as pretty() lays it out."""
-    return _laid_out(text, quotes="\"'")
+def _separator(previous: str, token: str, gap: bool, depth: int) -> str:
+    """What goes before a token: a new line before a member, a closing bracket (none in an empty
+    [] or {}) and anything after the outermost one closed (trailing garbage); a space after a colon
+    and between two values whitespace parted; else nothing."""
+    if token in _CLOSING:
+        return "" if previous in ("", *_OPENING) else "\n" + "  " * depth
+    if previous in (*_OPENING, ",") or (depth == 0 and previous in _CLOSING):
+        return "\n" + "  " * depth
+    if previous == ":":
+        return " "
+    parted = gap and previous and previous not in "[{,:" and token not in ",:"
+    return " " if parted else ""
 
 
 def _minified(text: str) -> str:
@@ -166,11 +156,16 @@ def check_json(text: str, what: str = "the edited value", malformed: str = "is n
         parsed = _parse_json(text)
         json.dumps(parsed, ensure_ascii=False, default=str).encode()
     except json.JSONDecodeError as exc:
-        raise EditRejected(f"{what} {malformed}: {exc.msg} at line {exc.lineno}, column {exc.colno}", "value") from None
+        raise EditRejected(f"{what} {malformed}: {_where(exc)}", "value") from None
     except UnicodeEncodeError:
         raise EditRejected(f"{what} holds a lone surrogate (such as \\ud800): not Unicode text", "value") from None
     except (ValueError, RecursionError) as exc:
         raise EditRejected(f"{what} {malformed}: {exc}", "value") from None
+
+
+def _where(exc: json.JSONDecodeError) -> str:
+    """The parser's complaint and where: "Unterminated string starting at line 3, column 9"."""
+    return f"{exc.msg.removesuffix(' at')} at line {exc.lineno}, column {exc.colno}"
 
 
 def stored_value_problem(value: bytes | None) -> str:
@@ -178,7 +173,7 @@ def stored_value_problem(value: bytes | None) -> str:
     if not meant_as_json(value) or value is None:
         return ""
     try:
-        check_json(editable_text(value), "the stored value")  # the editor shows malformed text as stored
+        check_json(pretty(editable_text(value)), "the stored value")  # as the editor shows it
     except EditRejected as exc:
         return str(exc)
     return ""
@@ -235,7 +230,7 @@ def parse_headers(text: str) -> list[tuple[str, bytes | None]]:
         pairs = json.loads(text or "[]")
     except json.JSONDecodeError as exc:
         raise EditRejected(
-            f"headers must be a JSON list of [name, value] pairs: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+            f"headers must be a JSON list of [name, value] pairs: {_where(exc)}",
             "headers",
         ) from None
     except (ValueError, RecursionError) as exc:
@@ -374,11 +369,9 @@ def edit_diff(
 
 
 def _diff_lines(text: str, laid_out: bool) -> list[str]:
-    """One side's lines; laid out, without blank lines: a malformed value (a trailing comma) lays
-    out an empty member, which would read as a removed line of its own."""
-    if not laid_out:
-        return text.splitlines()
-    return [line for line in for_diff(text).splitlines() if line.strip()]
+    """One side's lines, laid out as the editor shows it (malformed too, so a fixed trailing comma
+    is one changed line)."""
+    return pretty(text).splitlines() if laid_out else text.splitlines()
 
 
 def diff_rows(diff: str) -> list[tuple[str, str]]:

@@ -25,6 +25,19 @@ from .publish import Edit, Outcome, RepublishRefused
 CHUNK_SIZE = 5000  # records claimed, produced and settled together
 
 
+# How last_error says an operator ended a job (notices, not errors): "stopped by olga",
+# "rejected by oscar: wrong target". Whatever else stopped a job is an error ("stopped: ...").
+STOPPED_BY = "stopped by "
+REJECTED_BY = "rejected by "
+
+
+def stopped_by(job: ReplayJob) -> str:
+    """Who stopped the job from its page, or "" when it stopped on its own (an error, a lost worker)."""
+    if job.state == ReplayJob.State.STOPPED and job.last_error.startswith(STOPPED_BY):
+        return job.last_error.removeprefix(STOPPED_BY)
+    return ""
+
+
 class JobNoLongerRunning(Exception):
     """The job was marked stopped while it ran (taken for abandoned): it claims nothing more."""
 
@@ -87,10 +100,15 @@ def approve(job: ReplayJob, *, user: User) -> None:
     )
 
 
-def reject(job: ReplayJob, *, user: User) -> None:
-    """Any operator may turn a waiting request down (the requester too: that is cancelling it)."""
+def reject(job: ReplayJob, *, user: User, reason: str = "") -> None:
+    """Any operator may turn a waiting request down (the requester too: that is cancelling it).
+    The reason (the admin asks for one) is kept on the job, where its page shows it, and audited."""
+    reason = reason.strip()
     updated = ReplayJob.objects.filter(pk=job.pk, state=ReplayJob.State.AWAITING_APPROVAL).update(
-        state=ReplayJob.State.REJECTED, finished_at=timezone.now(), skipped=job.total
+        state=ReplayJob.State.REJECTED,
+        finished_at=timezone.now(),
+        skipped=job.total,
+        last_error=f"{REJECTED_BY}{user.get_username()}" + (f": {reason}" if reason else ""),
     )
     if not updated:
         raise RepublishRefused(f"job {job.pk} is not awaiting approval")
@@ -100,7 +118,9 @@ def reject(job: ReplayJob, *, user: User) -> None:
         action=AuditEntry.Action.REJECT,
         record_ids=job.record_ids[:1000],
         target_topic=job.target_topic,
-        outcome=f"rejected republish job {job.pk} of {job.total} record(s); nothing was sent",
+        outcome=f"rejected republish job {job.pk} of {job.total} record(s); nothing was sent"
+        + (f": {reason}" if reason else ""),
+        details={"reason": reason} if reason else {},
     )
 
 
@@ -224,7 +244,7 @@ def request_stop(job: ReplayJob, *, user: User) -> bool:
     stopped = ReplayJob.objects.filter(pk=job.pk, state__in=(ReplayJob.State.QUEUED, ReplayJob.State.RUNNING)).update(
         state=ReplayJob.State.STOPPED,
         finished_at=timezone.now(),
-        last_error=f"stopped by {user.get_username()}",
+        last_error=f"{STOPPED_BY}{user.get_username()}",
     )
     if stopped:
         AuditEntry.objects.create(
@@ -242,12 +262,15 @@ def stop_requested(job: ReplayJob) -> bool:
 
 
 def audit_end(job: ReplayJob, errors: list[str] | None = None) -> None:
-    """The job's one closing entry: what its chunks did, summed."""
+    """The job's one closing entry: what its chunks did, summed. An operator's stop is said as
+    one, not as the job's first error."""
     job.refresh_from_db()
     settled = job.done + job.failed + job.skipped
     size = min(CHUNK_SIZE, job.rate_limit or CHUNK_SIZE)
     chunk_count = -(-settled // size)
-    errors = list(dict.fromkeys([*(errors or []), *([job.last_error] if job.last_error else [])]))[:10]
+    stopper = stopped_by(job)
+    own_error = [job.last_error] if job.last_error and not stopper else []
+    errors = list(dict.fromkeys([*(errors or []), *own_error]))[:10]
     AuditEntry.objects.create(
         user=job.requested_by,
         job=job,
@@ -255,6 +278,7 @@ def audit_end(job: ReplayJob, errors: list[str] | None = None) -> None:
         target_topic=job.target_topic,
         outcome=f"republish job {job.pk} {job.get_state_display().lower()}: {settled} of {job.total} settled "
         f"in {chunk_count} chunk(s): {job.done} republished, {job.failed} failed, {job.skipped} skipped"
+        + (f". Stopped by {stopper} after {job.done} of {job.total} sent" if stopper else "")
         + (f". First error: {errors[0]}" if errors else ""),
         details={
             "chunks": chunk_count,
@@ -262,5 +286,6 @@ def audit_end(job: ReplayJob, errors: list[str] | None = None) -> None:
             "failed": job.failed,
             "skipped": job.skipped,
             "errors": errors,
+            **({"stopped_by": stopper} if stopper else {}),
         },
     )

@@ -226,3 +226,18 @@ def jobs_run_as_in_production(monkeypatch):
         return run_chunks(job)
 
     monkeypatch.setattr(runner, "run_chunks", checked)
+
+
+def stop_at_the_first_pause(client, job, monkeypatch) -> list:
+    """The operator presses Stop (as `client`) while the job waits out its rate limit between chunks;
+    the responses to that press are collected in the list returned."""
+    from republish import runner
+
+    stops: list = []
+
+    def stop_during_the_pause(seconds: float) -> None:
+        if not stops:
+            stops.append(client.post(reverse("admin:republish_replayjob_stop", args=[job.pk])))
+
+    monkeypatch.setattr(runner.time, "sleep", stop_during_the_pause)
+    return stops

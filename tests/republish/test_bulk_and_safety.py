@@ -368,7 +368,10 @@ def test_a_rejected_job_sends_nothing(make_topic, cluster, operator, second_oper
     bulk_republish(requester, list(DeadLetterRecord.objects.filter(pk__in=stored_rows(2, target))))
     job = ReplayJob.objects.get(state=ReplayJob.State.AWAITING_APPROVAL)
 
-    reviewer.post(reverse(JOBS), {"action": "reject_jobs", "_selected_action": [job.pk]})
+    reviewer.post(
+        reverse(JOBS),
+        {"action": "reject_jobs", "_selected_action": [job.pk], "post": "yes", "reason": "wrong target topic"},
+    )
     run_replay_job.apply(args=[job.pk])
 
     job.refresh_from_db()

@@ -16,7 +16,7 @@ from republish import jobs, runner
 from republish.models import AuditEntry, Replay, ReplayJob
 from tests.pages import signed_in
 
-from .conftest import JOBS, billing_event, wait_for_metadata
+from .conftest import JOBS, billing_event, stop_at_the_first_pause, wait_for_metadata
 
 JOB_PAGE = "admin:republish_replayjob_change"
 
@@ -88,13 +88,7 @@ def test_stop_ends_a_running_job_between_chunks_and_leaves_the_rest_republishabl
     ids = store(8, target)
     job = jobs.create_job(ids, user=operator, rate_limit=2)  # chunks of 2
     client = signed_in(operator)
-    stops = []
-
-    def stop_during_the_pause(seconds: float) -> None:
-        if not stops:  # the operator presses Stop while the job waits out its rate limit
-            stops.append(client.post(reverse("admin:republish_replayjob_stop", args=[job.pk])))
-
-    monkeypatch.setattr(runner.time, "sleep", stop_during_the_pause)
+    stops = stop_at_the_first_pause(client, job, monkeypatch)
 
     runner.run_job(job.pk)
 

@@ -63,4 +63,4 @@ def test_an_edited_republish_to_the_original_topic_shows_where_it_went(record, o
 
     row = audit_row(operator_client, entry)
 
-    assert '<td class="field-target_shown">billing.transaction.events</td>' in row
+    assert '<td class="field-target_shown">billing.<wbr>transaction.<wbr>events</td>' in row
