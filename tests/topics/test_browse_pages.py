@@ -109,8 +109,8 @@ def consume_all(topic: str, partitions: int, cluster) -> list[kafka.Record]:
 
 
 def test_a_partition_holding_a_whole_page_of_the_earliest_records_fills_it(admin_client, make_topic, cluster):
-    # Ten partitions: each is read a share of a page at first (10 records); partition 0's 60 come first
-    # in time, so the merge runs out of it three times before the page is full.
+    # Ten partitions: each is read a share of a page at first (15 records); partition 0's 60 come first
+    # in time, so the merge runs out of it before the page is full and reads more of it.
     topic = make_topic(10, 2, SPARE, prefix="browse")
     produce_one_by_one(cluster, topic, [0] * 60 + [p for p in range(1, 10) for _ in range(5)])
 
