@@ -197,6 +197,20 @@ class ReviewForm(forms.ModelForm):
         if self.instance.pk is not None and "status" in self.fields:
             self.initial.setdefault("status", self.instance.status)
 
+    def clean(self) -> dict[str, Any] | None:
+        """A record republished or discarded since the page was loaded: said on the form, which keeps
+        what was typed (save_model's guard stays, for the moment between this check and the save)."""
+        cleaned = super().clean()
+        if self.instance.pk is not None and self.has_changed():
+            now = Review.objects.filter(pk=self.instance.pk).values_list("status", flat=True).first()
+            if now is not None and now not in TRIAGE_STATUSES:
+                label = dict(Status.choices).get(now, now)
+                raise forms.ValidationError(
+                    f"This dead letter was {str(label).lower()} since you opened it: nothing was saved. "
+                    "Copy your note from below, then reload the page."
+                )
+        return cleaned
+
     class Meta:
         model = DeadLetterRecord
         fields = ("assignee", "notes")
@@ -346,6 +360,18 @@ class DeadLetterRecordAdmin(OfferedLookupsMixin, admin.ModelAdmin):
     )
     fieldsets = (
         ("Review", {"fields": ("status", "assignee", "notes")}),
+        # The billing event's fields next: what an operator checks first (which account, how much).
+        (
+            "Event",
+            {
+                "fields": (
+                    ("event_id", "event_type"),
+                    ("account_shown", "transaction_id"),
+                    ("correlation_id", "saga_id"),
+                    ("amount", "currency"),
+                )
+            },
+        ),
         (
             "Failure",
             {
@@ -364,17 +390,6 @@ class DeadLetterRecordAdmin(OfferedLookupsMixin, admin.ModelAdmin):
         (
             "Origin",
             {"fields": ("convention", "origin_links", "original_time", "consumer_group_link")},
-        ),
-        (
-            "Event",
-            {
-                "fields": (
-                    ("event_id", "event_type"),
-                    ("account_shown", "transaction_id"),
-                    ("correlation_id", "saga_id"),
-                    ("amount", "currency"),
-                )
-            },
         ),
         (
             "Dead-letter record",
@@ -475,7 +490,13 @@ class DeadLetterRecordAdmin(OfferedLookupsMixin, admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: DeadLetterRecord | None = None) -> tuple[str, ...]:
         fields = tuple(self.readonly_fields)
         if obj is not None and obj.status not in TRIAGE_STATUSES:
-            fields += ("status",)  # republish and discard own these states, not triage
+            # Republish and discard own these states, not triage: the review is over, and its
+            # fields are shown, not offered (a save could only be refused). A form opened while the
+            # record was still in triage posts them: kept, so ReviewForm.clean refuses them with a
+            # message and what was typed stays on the page.
+            fields += ("status",)
+            if not (request.method == "POST" and "notes" in request.POST):
+                fields += ("assignee", "notes")
         return fields
 
     # --- list columns ---

@@ -254,8 +254,12 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         _sqlite_file.touch(mode=0o600)
         _sqlite_file.chmod(0o600)
     # WAL lets the drain write while the admin reads; the timeout rides out
-    # the short write locks of the Celery workers.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"})
+    # the short write locks of the Celery workers. A transaction takes the write lock when it
+    # begins (IMMEDIATE): one that began reading and then wrote failed at once with "database is
+    # locked" when another had written meanwhile (the first sync beside the drain), timeout or not.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE"}
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

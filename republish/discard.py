@@ -8,8 +8,10 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count, F, QuerySet, Value
 from django.db.models.functions import Concat
+from django.utils import timezone
 
 from deadletter.models import DeadLetterRecord, Review, Status
+from opsportal.admin_mixins import show_time
 
 from .models import AuditEntry
 
@@ -76,7 +78,7 @@ def discard(record_ids: list[int], *, user: User, reason: str) -> int:
         ids = list(reviews.values_list("pk", flat=True))
         # The guard again in the UPDATE: SQLite takes no row locks, so a claim may have come between.
         count = Review.objects.filter(pk__in=ids, status__in=DISCARDABLE).update(status=Status.DISCARDED)
-        note = f"\n[discarded by {user.get_username()}] {reason}"
+        note = f"\n[discarded by {user.get_username()} at {show_time(timezone.now())}] {reason}"
         discarded = DeadLetterRecord.objects.filter(pk__in=ids, review__status=Status.DISCARDED)
         discarded.update(notes=Concat(F("notes"), Value(note)))
         AuditEntry.objects.create(

@@ -132,3 +132,48 @@ def test_the_sqlite_database_and_var_are_private_whatever_the_umask(tmp_path):
     for path in database.parent.glob("db.sqlite3*"):
         assert path.stat().st_mode & 0o777 == 0o600, path
     assert (ROOT / "var").stat().st_mode & 0o777 == 0o700
+
+
+SQLITE_WRITER_RACE = """
+import threading, django
+django.setup()
+from django.db import connection, transaction
+from django.utils import timezone
+from topics.models import SyncRun
+
+def write():
+    SyncRun.objects.create(finished_at=timezone.now(), duration=0, created=0, updated=0, vanished=0, errors=0)
+
+def write_beside():  # the drain, committing while the sync's transaction is open
+    write()
+    connection.close()
+
+with transaction.atomic():
+    list(SyncRun.objects.all())  # the sync reads first...
+    other = threading.Thread(target=write_beside)
+    other.start()
+    other.join(1.0)  # IMMEDIATE: it waits for this transaction; before, it committed in between
+    write()  # ...then writes
+other.join()
+print("both written:", SyncRun.objects.count())
+"""
+
+
+def test_on_sqlite_a_transaction_that_reads_then_writes_beside_another_writer_is_not_refused(tmp_path):
+    # The first sync after ./dev up failed "database is locked" while the drain wrote: a transaction
+    # that began by reading could not take the write lock once another had written, whatever the timeout.
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"} | {
+        "DEBUG": "true",
+        "SECRET_KEY": "x" * 50,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "DJANGO_SETTINGS_MODULE": "opsportal.settings",
+    }
+    migrated = run_manage("migrate", "--noinput", "-v", "0", **env)
+    assert migrated.returncode == 0, migrated.stderr
+
+    result = subprocess.run(
+        [sys.executable, "-c", SQLITE_WRITER_RACE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "both written: 2" in result.stdout
