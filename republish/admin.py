@@ -20,7 +20,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import ngettext
 
 from deadletter.admin import DeadLetterRecordAdmin
@@ -31,6 +31,7 @@ from opsportal.text import breakable
 
 from . import jobs, links, pg
 from .actions import PERMISSIONS, RepublishAdminMixin, queue_job, selected_inputs
+from .edits import diff_rows
 from .models import AuditEntry, Replay, ReplayJob
 from .outbox import REPUBLISHABLE
 from .publish import RepublishRefused
@@ -150,12 +151,17 @@ class RecordFilter(IdFilter):
         record = self.as_id()
         if record is None:
             return queryset.none()
+        # A job's stop and end name no records of their own: they match through the job's.
         if connection.vendor == "postgresql":
-            return queryset.filter(record_ids__contains=[record])
+            with_record = ReplayJob.objects.filter(record_ids__contains=[record]).values("pk")
+            return queryset.filter(Q(record_ids__contains=[record]) | Q(job__in=with_record))
         entries = RawSQL(
             "SELECT a.id FROM republish_auditentry a, json_each(a.record_ids) j WHERE j.value = %s", [record]
         )
-        return queryset.filter(Q(pk__in=entries))
+        job_ids = RawSQL(
+            "SELECT r.id FROM republish_replayjob r, json_each(r.record_ids) j WHERE j.value = %s", [record]
+        )
+        return queryset.filter(Q(pk__in=entries) | Q(job__in=job_ids))
 
 
 class JobRecordsFilter(IdFilter):
@@ -300,6 +306,8 @@ class ReplayJobAdmin(ReadOnlyAdmin):
             path("<int:pk>/progress/", view(self.progress_view), name="republish_replayjob_progress"),
             path("<int:pk>/stop/", view(self.stop_view), name="republish_replayjob_stop"),
             path("<int:pk>/rest/", view(self.rest_view), name="republish_replayjob_rest"),
+            path("<int:pk>/approve/", view(self.approve_view), name="republish_replayjob_approve"),
+            path("<int:pk>/reject/", view(self.reject_view), name="republish_replayjob_reject"),
             *super().get_urls(),
         ]
 
@@ -316,6 +324,10 @@ class ReplayJobAdmin(ReadOnlyAdmin):
                 "live": job_progress(job),
                 "can_stop": self.has_bulk_republish_permission(request),
                 "offer_rest": self.has_bulk_republish_permission(request) and has_rest(job),
+                "rest_job": jobs.rest_job(job) if job.state == ReplayJob.State.STOPPED else None,
+                # Nobody approves their own request; anyone who may approve may reject (cancel) it.
+                "can_approve": self.has_approve_permission(request) and job.requested_by_id != request.user.pk,
+                "can_reject": self.has_approve_permission(request),
                 "replays_url": links.job_replays_url(job.pk),
                 "publishing_url": f"{links.job_replays_url(job.pk)}&state={Replay.State.PUBLISHING}",
                 "audit_url": f"{reverse('admin:republish_auditentry_changelist')}?job={job.pk}",
@@ -351,25 +363,51 @@ class ReplayJobAdmin(ReadOnlyAdmin):
     def approve_jobs(self, request: HttpRequest, queryset: QuerySet[ReplayJob]) -> None:
         approved, refusals = 0, []
         for job in queryset.filter(state=ReplayJob.State.AWAITING_APPROVAL):
-            if job.edit and not request.user.has_perm(PERMISSIONS["edit_republish"]):
-                refusals.append(
-                    f"job {job.pk} sends an edited value: approving it needs the edited-republish permission"
-                )
-                continue
-            try:
-                jobs.approve(job, user=operator(request))
-            except RepublishRefused as exc:
-                refusals.append(str(exc))
-                continue
-            job.refresh_from_db()
-            queue_job(job)
-            approved += 1
+            refusal = self._approve(request, job)
+            if refusal:
+                refusals.append(refusal)
+            else:
+                approved += 1
         if approved:
             self.message_user(
                 request, ngettext("%d job approved and queued.", "%d jobs approved and queued.", approved) % approved
             )
         for refusal in dict.fromkeys(refusals):
             self.message_user(request, refusal, messages.ERROR)
+
+    def _approve(self, request: HttpRequest, job: ReplayJob) -> str:
+        """Approve and queue one job; why not, or "" when it was."""
+        if job.edit and not request.user.has_perm(PERMISSIONS["edit_republish"]):
+            return f"job {job.pk} sends an edited value: approving it needs the edited-republish permission"
+        try:
+            jobs.approve(job, user=operator(request))
+        except RepublishRefused as exc:
+            return str(exc)
+        job.refresh_from_db()
+        queue_job(job)
+        return ""
+
+    def approve_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The job page's Approve: the list action's checks and function, for one job."""
+        job = get_object_or_404(ReplayJob, pk=pk)
+        if request.method != "POST" or not self.has_approve_permission(request):
+            return HttpResponse("Approving a job needs the approve permission and a POST.", status=403)
+        refusal = self._approve(request, job)
+        if refusal:
+            self.message_user(request, refusal, messages.ERROR)
+        else:
+            self.message_user(request, f"Job {job.pk} approved and queued.")
+        return HttpResponseRedirect(reverse("admin:republish_replayjob_change", args=[job.pk]))
+
+    def reject_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The job page's Reject: the list action's confirmation asking why, for one job; back to
+        its page when done or cancelled."""
+        job = get_object_or_404(ReplayJob, pk=pk)
+        if request.method != "POST" or not self.has_approve_permission(request):
+            return HttpResponse("Rejecting a job needs the approve permission and a POST.", status=403)
+        page = reverse("admin:republish_replayjob_change", args=[job.pk])
+        confirmation = self._ask_reject(request, ReplayJob.objects.filter(pk=job.pk), cancel_url=page)
+        return confirmation or HttpResponseRedirect(page)
 
     def has_bulk_republish_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(PERMISSIONS["bulk_republish"])
@@ -416,6 +454,11 @@ class ReplayJobAdmin(ReadOnlyAdmin):
     @admin.action(description="Reject selected republish jobs (nothing is sent)…", permissions=["approve"])
     def reject_jobs(self, request: HttpRequest, queryset: QuerySet[ReplayJob]) -> TemplateResponse | None:
         """Four-eyes' no, as Django's delete_selected: a confirmation asking why, then the act."""
+        return self._ask_reject(request, queryset, cancel_url=request.get_full_path())  # the list, with its filters
+
+    def _ask_reject(
+        self, request: HttpRequest, queryset: QuerySet[ReplayJob], cancel_url: str
+    ) -> TemplateResponse | None:
         waiting = queryset.filter(state=ReplayJob.State.AWAITING_APPROVAL).order_by("pk")
         if not waiting.exists():
             self.message_user(request, "None of the selected jobs awaits approval: nothing to reject.", messages.ERROR)
@@ -424,7 +467,7 @@ class ReplayJobAdmin(ReadOnlyAdmin):
         if request.POST.get("post") and form.is_valid():
             self._reject(request, waiting, form.cleaned_data["reason"])
             return None
-        return self._confirm_reject(request, queryset, waiting, form)
+        return self._confirm_reject(request, queryset, waiting, form, cancel_url)
 
     def _reject(self, request: HttpRequest, waiting: QuerySet[ReplayJob], reason: str) -> None:
         rejected = 0
@@ -439,7 +482,12 @@ class ReplayJobAdmin(ReadOnlyAdmin):
             self.message_user(request, ngettext("%d job rejected.", "%d jobs rejected.", rejected) % rejected)
 
     def _confirm_reject(
-        self, request: HttpRequest, queryset: QuerySet[ReplayJob], waiting: QuerySet[ReplayJob], form: RejectForm
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[ReplayJob],
+        waiting: QuerySet[ReplayJob],
+        form: RejectForm,
+        cancel_url: str,
     ) -> TemplateResponse:
         count, selected = waiting.count(), queryset.count()
         shown = [
@@ -475,7 +523,7 @@ class ReplayJobAdmin(ReadOnlyAdmin):
             # rejected unseen.
             "selected_inputs": selected_inputs([str(pk) for pk in waiting.values_list("pk", flat=True)]),
             "select_across": "0",
-            "cancel_url": request.get_full_path(),  # the list, with its filters
+            "cancel_url": cancel_url,
         }
         return TemplateResponse(request, "admin/republish/base_confirm.html", context)
 
@@ -593,7 +641,7 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     list_select_related = ("user", "job")
     date_hierarchy = "at"
     # Ids as a count, the first few linked and the rest one link away: a job's 20,000 are no wall of numbers.
-    fields = ("at", "user", "action", "job", "records", "target_shown", "replays", "outcome", "details")
+    fields = ("at", "user", "action", "job", "records", "target_shown", "replays", "outcome", "details_shown")
     readonly_fields = fields
 
     class Media:
@@ -683,6 +731,24 @@ class AuditEntryAdmin(ReadOnlyAdmin):
         more = f", … and {len(ids) - IDS_SHOWN} more" if len(ids) > IDS_SHOWN else ""
         return format_html("{}: {}{}", len(ids), comma_joined(*shown), more)
 
+    @admin.display(description="Details")
+    def details_shown(self, entry: AuditEntry) -> str:
+        """An edit's diff in red and green lines as the edit page shows it, the rest as key: value lines."""
+        details = dict(entry.details or {})
+        diff = details.pop("diff", None)
+        lines = [
+            format_html('<span class="detail-line">{}: {}</span>', key, detail_value(value))
+            for key, value in details.items()
+        ]
+        if isinstance(diff, str):
+            shown = [format_html('<span class="{}">{}</span>', kind, line) for kind, line in diff_rows(diff)]
+            changed = (
+                format_html_join("", "{}", ((line,) for line in shown))
+                or "(no change: the copy was sent with the stored value)"
+            )
+            lines.insert(0, format_html('<div id="entry-diff">{}</div>', changed))
+        return format_html_join("", "{}", ((line,) for line in lines)) or "–"
+
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
@@ -715,6 +781,13 @@ IDS_SHOWN = 20  # of an audit entry's record or replay ids, on its page
 def comma_joined(*parts: str) -> str:
     """HTML parts (escaped already) joined by commas."""
     return format_html(", ".join(["{}"] * len(parts)), *parts)
+
+
+def detail_value(value: Any) -> str:
+    """An audit detail as read: a list as its items joined, nothing as a dash."""
+    if isinstance(value, list):
+        return "; ".join(str(item) for item in value) or "none"
+    return "–" if value is None or value == "" else str(value)
 
 
 def entry_record_ids(entry: AuditEntry) -> tuple[list[int], bool]:

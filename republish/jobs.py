@@ -29,6 +29,8 @@ CHUNK_SIZE = 5000  # records claimed, produced and settled together
 # "rejected by oscar: wrong target". Whatever else stopped a job is an error ("stopped: ...").
 STOPPED_BY = "stopped by "
 REJECTED_BY = "rejected by "
+# How a rest job's request entry names the job it is the rest of: the one link between the two.
+REST_OF = "the rest of stopped job {}"
 
 
 def stopped_by(job: ReplayJob) -> str:
@@ -163,8 +165,24 @@ def rest_of(job: ReplayJob, *, user: User) -> ReplayJob:
         rate_limit=job.rate_limit,
         edit=edit_from_json(job.edit),
         awaiting_approval=needs_approval(topics),
-        note=f"the rest of stopped job {job.pk}",
+        note=REST_OF.format(job.pk),
     )
+
+
+def rest_job(job: ReplayJob) -> ReplayJob | None:
+    """The newest job Run the rest made of this one, found by its request entry's note (the
+    parentheses keep job 1 from matching job 12's)."""
+    entry = (
+        AuditEntry.objects.filter(
+            action__in=(AuditEntry.Action.BULK_REPUBLISH, AuditEntry.Action.EDITED_REPUBLISH),
+            job__isnull=False,
+            outcome__contains=f"({REST_OF.format(job.pk)})",
+        )
+        .select_related("job")
+        .order_by("-pk")
+        .first()
+    )
+    return entry.job if entry is not None else None
 
 
 def stop_if_abandoned(job: ReplayJob) -> bool:
