@@ -7,6 +7,7 @@ what will happen and the change is made only on an explicit confirming POST.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.core import signing
@@ -140,6 +141,7 @@ class OffsetResetAdmin(OfferedLookupsMixin, admin.ModelAdmin):
                 form=form,
                 plan=plan,
                 token=signing.dumps(plan.to_json(), salt=_plan_salt(request)),
+                back_url=_back_url(form),
             )
         return self._render(request, "reset_form.html", form=form)
 
@@ -150,7 +152,7 @@ class OffsetResetAdmin(OfferedLookupsMixin, admin.ModelAdmin):
         if not group_id or initial.get("topics") or initial.get("all_topics"):
             return initial
         try:
-            initial["topics"] = "\n".join(reset.group_topics(group_id))
+            initial["topics"] = initial["prefilled_topics"] = "\n".join(reset.group_topics(group_id))
         except (reset.ResetError, KafkaClientError) as exc:
             self.message_user(request, f"The group's topics could not be filled in: {exc}", messages.WARNING)
         return initial
@@ -225,6 +227,15 @@ class OffsetResetAdmin(OfferedLookupsMixin, admin.ModelAdmin):
             **context,
         }
         return TemplateResponse(request, f"admin/offsets/offsetreset/{template}", context)
+
+
+def _back_url(form: ResetForm) -> str:
+    """The form again with what was entered: its GET parameters prefill it (see _initial)."""
+    data = form.cleaned_data
+    entered = {name: data.get(name) or "" for name in ("group_id", "topics", "reset_type", "value")}
+    if data.get("all_topics"):
+        entered["all_topics"] = "on"
+    return f"{reverse('admin:offsets_offsetreset_new')}?{urlencode(entered)}"
 
 
 def _dash(value: object) -> str:

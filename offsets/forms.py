@@ -27,10 +27,20 @@ class ResetForm(forms.Form):
         ),
     )
 
+    # The topics the page filled in from the group, sent back unchanged: ticking All topics over
+    # them means all topics, while topics the operator typed (or edited) with it stay an error.
+    prefilled_topics = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    prefill_ignored = False
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if self.errors:
             return data
+        prefilled = data.get("prefilled_topics", "").split()
+        if data.get("all_topics") and prefilled and data.get("topics", "").split() == prefilled:
+            data["topics"] = ""
+            self.prefill_ignored = True
         try:
             scope = Scope.parse(data.get("topics", "").split(), data.get("all_topics", False))
             data["spec"] = ResetSpec.build(data["group_id"], scope, data["reset_type"], data.get("value"))

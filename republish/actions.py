@@ -20,7 +20,7 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, transaction
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -136,14 +136,23 @@ def _leaving_out(
     the job then holds: the ticked kinds' records among those that would be sent."""
     offered = [finding for finding in report.findings if finding.may_leave_out]
     not_republishable = skipped.count()
-    skipped_ids = set(skipped.values_list("pk", flat=True)) if offered and not_republishable else set()
+    # Every figure above the safety section counts only the records that can be sent (skipped ones
+    # excluded) and each record once, so they add up to the button whatever findings overlap.
+    skipped_ids = set(skipped.values_list("pk", flat=True)) if report.findings and not_republishable else set()
     overlaps = report.overlaps(skipped_ids)
+    per_kind: Counter[str] = Counter()
+    for kinds, count in overlaps:
+        per_kind.update(dict.fromkeys(kinds, count))
+    need_look = sorted(report.overlaps(skipped_ids, safety.FLAGGED), key=lambda combination: -combination[1])
     defaults = default_left_out(report, target)
     left_out = sum(count for kinds, count in overlaps if defaults & set(kinds))
     return {
         "not_republishable": not_republishable,
         "sendable": total - not_republishable,
         "offered": offered,
+        "choices": [(finding, per_kind[finding.kind]) for finding in offered],
+        "need_look": sum(count for _, count in need_look),
+        "need_look_by": [(" + ".join(safety.KINDS[kind][1].lower() for kind in kinds), n) for kinds, n in need_look],
         "default_left_out": defaults,
         "decided_in_sql": safety.DECIDED_IN_SQL,
         "overlaps": overlaps,
@@ -435,14 +444,22 @@ class RepublishAdminMixin(ForbiddenActionMixin):
             return self._start_bulk(request, queryset, form.cleaned_data)
         target = request.POST.get("target_topic", "")
         total = queryset.count()
-        per_topic = (
-            Counter({target: total})
-            if target
-            else Counter(dict(queryset.order_by().values_list("original_topic").annotate(n=Count("id"))))
-        )
-        topics = sorted(per_topic.items(), key=lambda item: -item[1])
         report = safety.check_selection(queryset, total)
         skipped = queryset.exclude(review__status__in=REPUBLISHABLE)
+        leaving_out = _leaving_out(report, total, skipped, target)
+        # Selected and republishable (by status) per target topic: the table's totals are the
+        # summary's first two figures, before any record is left out.
+        per_topic = (
+            {target: (total, leaving_out["sendable"])}
+            if target
+            else {
+                topic: (n, sendable)
+                for topic, n, sendable in queryset.order_by()
+                .values_list("original_topic")
+                .annotate(n=Count("id"), sendable=Count("id", filter=Q(review__status__in=REPUBLISHABLE)))
+            }
+        )
+        topics = sorted(per_topic.items(), key=lambda item: -item[1][0])
         return self._page(
             request,
             "confirm_bulk.html",
@@ -452,7 +469,7 @@ class RepublishAdminMixin(ForbiddenActionMixin):
             per_topic=topics[:TOPICS_SHOWN],
             more_topics=len(topics) - TOPICS_SHOWN,
             report=report,
-            **_leaving_out(report, total, skipped, target),
+            **leaving_out,
             selected_inputs=selected_inputs(request.POST.getlist(ACTION_CHECKBOX_NAME)),
             select_across=request.POST.get("select_across", "0"),
             four_eyes=jobs.needs_approval(set(per_topic)),

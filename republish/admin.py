@@ -100,11 +100,16 @@ def job_progress(job: ReplayJob) -> dict[str, Any]:
     }
 
 
+PENDING = (ReplayJob.State.AWAITING_APPROVAL, ReplayJob.State.QUEUED, ReplayJob.State.RUNNING)
+
+
 def has_rest(job: ReplayJob) -> bool:
-    """Stopped (or running with its worker lost) with records unsent or failed: Run the rest offered."""
-    if job.seems_abandoned():
-        return True
-    return job.state == ReplayJob.State.STOPPED and (job.done + job.skipped < job.total)
+    """Stopped (or running with its worker lost) with records unsent or failed: Run the rest offered,
+    unless a rest of it is still to run (a second would be made of the same records)."""
+    if not job.seems_abandoned() and not (job.state == ReplayJob.State.STOPPED and job.done + job.skipped < job.total):
+        return False
+    rest = jobs.rest_job(job)
+    return rest is None or rest.state not in PENDING
 
 
 class IdFilter(admin.SimpleListFilter):

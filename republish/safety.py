@@ -243,6 +243,9 @@ KINDS = {
 }
 
 
+# The kinds that make a record "need a look" (SelectionCheck.flagged); the rest are for information.
+FLAGGED = tuple(kind for kind, (level, _, _) in KINDS.items() if level != "note")
+
 # The kinds an operator may leave out of a bulk job, decided from the database and one metadata
 # read (never from the time-budgeted Kafka read, so the confirmation page and the submit agree).
 LEAVE_OUT = ("no_topic", "already_republished", "failed_again", "partition_mismatch")
@@ -321,12 +324,15 @@ class SelectionCheck:
         chosen = [finding for finding in self.findings if finding.kind in kinds and finding.may_leave_out]
         return {pk for finding in chosen for pk in finding.ids}
 
-    def overlaps(self, skipped: Collection[int] = ()) -> list[tuple[list[str], int]]:
-        """How many records (not among the skipped) have each combination of the kinds that may be
-        left out: what the page needs to count those left out for any boxes ticked, in the browser."""
+    def overlaps(
+        self, skipped: Collection[int] = (), kinds: Collection[str] = LEAVE_OUT
+    ) -> list[tuple[list[str], int]]:
+        """How many records (not among the skipped) have each combination of these kinds (by default
+        those that may be left out): what the page needs to count those left out for any boxes ticked,
+        in the browser, and to count each flagged record once however many findings it has."""
         kinds_of: dict[int, list[str]] = defaultdict(list)
         for finding in self.findings:
-            for pk in finding.ids if finding.may_leave_out else ():
+            for pk in finding.ids if finding.kind in kinds else ():
                 if pk not in skipped:
                     kinds_of[pk].append(finding.kind)
         return [(list(kinds), count) for kinds, count in Counter(tuple(k) for k in kinds_of.values()).items()]

@@ -57,12 +57,15 @@ def test_a_stopped_jobs_page_links_the_job_its_rest_was_queued_as(operator, task
     ReplayJob.objects.filter(pk=job.pk).update(state=ReplayJob.State.RUNNING, done=2)
     assert jobs.request_stop(job, user=operator)
     client = signed_in(operator)
-    assert 'id="job-rest-queued"' not in page_of(client, job)
+    rest_url = reverse("admin:republish_replayjob_rest", args=[job.pk])
+    before = page_of(client, job)
+    assert 'id="job-rest-queued"' not in before and f'action="{rest_url}"' in before
 
-    client.post(reverse("admin:republish_replayjob_rest", args=[job.pk]))
+    client.post(rest_url)
 
     rest = ReplayJob.objects.exclude(pk=job.pk).get()
     html = page_of(client, job)
+    assert f'action="{rest_url}"' not in html  # not offered again while its rest is still to run
     link = f'<a href="{reverse(JOB_PAGE, args=[rest.pk])}" id="job-rest-job-link">job {rest.pk}</a>'
     assert f'<span id="job-rest-queued">The rest was queued as {link} (queued).</span>' in html
     assert jobs.rest_job(rest) is None  # the rest of no job of its own
