@@ -201,7 +201,8 @@ class ReviewForm(forms.ModelForm):
         """A record republished or discarded since the page was loaded: said on the form, which keeps
         what was typed (save_model's guard stays, for the moment between this check and the save)."""
         cleaned = super().clean()
-        if self.instance.pk is not None and self.has_changed():
+        # Posted review fields (the form was opened in triage), changed or not: "saved" would be untrue.
+        if self.instance.pk is not None and "notes" in self.data:
             now = Review.objects.filter(pk=self.instance.pk).values_list("status", flat=True).first()
             if now is not None and now not in TRIAGE_STATUSES:
                 label = dict(Status.choices).get(now, now)

@@ -9,7 +9,6 @@ entry (republish.AuditEntry) beside Django's LogEntry.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -20,7 +19,7 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, transaction
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -94,11 +93,18 @@ def selection_unchanged(request: HttpRequest, queryset: QuerySet[DeadLetterRecor
 DISCARD_SELECTION_SALT = "republish.discard.selection"
 
 
-def discard_selection_of(ids: list[int]) -> list[Any]:
-    """The exact rows the discard confirmation showed (a digest of their ids): a selection across
-    the list is its filters, read again on submit, and must still be the same rows."""
-    digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()
-    return [len(ids), digest]
+def discard_selection_of(queryset: QuerySet[DeadLetterRecord]) -> list[int]:
+    """The rows the discard confirmation showed, as how many, the lowest and highest id and their sum:
+    one pass in SQL, not every id into Python (a whole filter may hold a million). A selection across
+    the list is its filters, read again on submit, and must still be the same rows: a row drained
+    meanwhile raises the count, one that left the filter lowers it."""
+    found = queryset.order_by().aggregate(n=Count("pk"), lo=Min("pk"), hi=Max("pk"), total=Sum("pk"))
+    return [found["n"], found["lo"] or 0, found["hi"] or 0, int(found["total"] or 0)]  # PostgreSQL sums to numeric
+
+
+def ids_digest(ids: list[int]) -> list[int]:
+    """discard_selection_of, of ids already read."""
+    return [len(ids), min(ids, default=0), max(ids, default=0), sum(ids)]
 
 
 def discard_selection_unchanged(request: HttpRequest, ids: list[int]) -> bool:
@@ -111,7 +117,7 @@ def discard_selection_unchanged(request: HttpRequest, ids: list[int]) -> bool:
         signed = signing.loads(shown, salt=DISCARD_SELECTION_SALT, max_age=SELECTION_MAX_AGE)
     except signing.BadSignature:
         return False
-    return bool(signed == discard_selection_of(ids))
+    return bool(signed == ids_digest(ids))
 
 
 def selected_inputs(selected: list[str]) -> str:
@@ -556,7 +562,6 @@ class RepublishAdminMixin(ForbiddenActionMixin):
                 messages.SUCCESS if count == len(ids) else messages.WARNING,
             )
             return None
-        ids = list(queryset.order_by("pk").values_list("pk", flat=True))
         return self._page(
             request,
             "confirm_discard.html",
@@ -565,7 +570,7 @@ class RepublishAdminMixin(ForbiddenActionMixin):
             summary=discarding.summarise(queryset),
             selected_inputs=selected_inputs(request.POST.getlist(ACTION_CHECKBOX_NAME)),
             select_across=request.POST.get("select_across", "0"),
-            selection=signing.dumps(discard_selection_of(ids), salt=DISCARD_SELECTION_SALT),
+            selection=signing.dumps(discard_selection_of(queryset), salt=DISCARD_SELECTION_SALT),
             action="discard_selected",
             # The action was posted to the list with its filters in the query string: back to them.
             cancel_url=request.get_full_path(),

@@ -100,16 +100,13 @@ def job_progress(job: ReplayJob) -> dict[str, Any]:
     }
 
 
-PENDING = (ReplayJob.State.AWAITING_APPROVAL, ReplayJob.State.QUEUED, ReplayJob.State.RUNNING)
-
-
 def has_rest(job: ReplayJob) -> bool:
     """Stopped (or running with its worker lost) with records unsent or failed: Run the rest offered,
     unless a rest of it is still to run (a second would be made of the same records)."""
     if not job.seems_abandoned() and not (job.state == ReplayJob.State.STOPPED and job.done + job.skipped < job.total):
         return False
     rest = jobs.rest_job(job)
-    return rest is None or rest.state not in PENDING
+    return rest is None or rest.state not in jobs.PENDING
 
 
 class IdFilter(admin.SimpleListFilter):
@@ -156,15 +153,18 @@ class RecordFilter(IdFilter):
         record = self.as_id()
         if record is None:
             return queryset.none()
-        # A job's stop and end name no records of their own: they match through the job's.
+        # A job's stop and end name no records of their own: they match through the job, found by its
+        # request entry, which names all of them (not the jobs' own lists: each is read whole, uncompressed).
         if connection.vendor == "postgresql":
-            with_record = ReplayJob.objects.filter(record_ids__contains=[record]).values("pk")
-            return queryset.filter(Q(record_ids__contains=[record]) | Q(job__in=with_record))
+            naming = AuditEntry.objects.filter(record_ids__contains=[record])
+            return queryset.filter(Q(pk__in=naming.values("pk")) | Q(job__in=naming.values("job")))
         entries = RawSQL(
             "SELECT a.id FROM republish_auditentry a, json_each(a.record_ids) j WHERE j.value = %s", [record]
         )
         job_ids = RawSQL(
-            "SELECT r.id FROM republish_replayjob r, json_each(r.record_ids) j WHERE j.value = %s", [record]
+            "SELECT a.job_id FROM republish_auditentry a, json_each(a.record_ids) j"
+            " WHERE j.value = %s AND a.job_id IS NOT NULL",
+            [record],
         )
         return queryset.filter(Q(pk__in=entries) | Q(job__in=job_ids))
 
@@ -207,11 +207,11 @@ class AuditRecordsFilter(IdFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() is None:
             return queryset
-        entry = AuditEntry.objects.filter(pk=self.as_id() or 0).only("record_ids", "job").first()
+        entry = AuditEntry.objects.filter(pk=self.as_id() or 0).select_related("job").first()
         if entry is None:
             return queryset.none()
-        if not entry.record_ids and entry.job_id is not None:
-            return job_records(queryset, entry.job_id)
+        if entry.job is not None and len(entry.record_ids) < entry.job.total:  # as entry_record_ids
+            return job_records(queryset, entry.job.pk)
         if connection.vendor == "postgresql":
             return pg.by_ids(queryset, entry.record_ids)  # one array parameter, however many
         members = RawSQL(
@@ -798,11 +798,10 @@ def detail_value(value: Any) -> str:
 def entry_record_ids(entry: AuditEntry) -> tuple[list[int], bool]:
     """The records an entry is about, and whether they are its job's: a job's stop or end names
     none of its own."""
-    if entry.record_ids:
-        return list(entry.record_ids), False
-    if entry.job is not None:
+    if entry.job is not None and len(entry.record_ids) < entry.job.total:
+        # A stop or end names none; an approval or rejection the first 1,000: the job names them all.
         return list(entry.job.record_ids), True
-    return [], False
+    return list(entry.record_ids), False
 
 
 REPLAYS_LOOKED_UP = 1000  # of one entry's replays, for the topics they went to

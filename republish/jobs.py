@@ -31,6 +31,8 @@ STOPPED_BY = "stopped by "
 REJECTED_BY = "rejected by "
 # How a rest job's request entry names the job it is the rest of: the one link between the two.
 REST_OF = "the rest of stopped job {}"
+# A job still to run: a second rest of the same job would be made of the same records.
+PENDING = (ReplayJob.State.AWAITING_APPROVAL, ReplayJob.State.QUEUED, ReplayJob.State.RUNNING)
 
 
 def stopped_by(job: ReplayJob) -> str:
@@ -142,6 +144,11 @@ def rest_of(job: ReplayJob, *, user: User) -> ReplayJob:
         )
     if job.state != ReplayJob.State.STOPPED:
         raise RepublishRefused(f"job {job.pk} is {job.get_state_display().lower()}: only a stopped job has a rest")
+    pending = rest_job(job)
+    if pending is not None and pending.state in PENDING:
+        raise RepublishRefused(
+            f"the rest of job {job.pk} is already job {pending.pk} ({pending.get_state_display().lower()})"
+        )
     still: set[int] = set()
     for chunk in chunks(job.record_ids, CHUNK_SIZE):
         rows = _by_ids(Review.objects.filter(status__in=REPUBLISHABLE), chunk)

@@ -164,7 +164,12 @@ class MirrorAdmin(ForbiddenActionMixin, ReadOnlyMixin, admin.ModelAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         run = SyncRun.latest_run()
-        context = {"mirror_run": run, "mirror_stale": run is not None and run.is_stale}
+        context = {
+            "mirror_run": run,
+            "mirror_stale": run is not None and run.is_stale,
+            # The button posts to the topics list's view, which asks for its view permission.
+            "can_sync_now": self.admin_site.get_model_admin(Topic).has_view_permission(request),
+        }
         return super().changelist_view(request, {**(extra_context or {}), **context})
 
 

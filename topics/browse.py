@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -182,8 +183,12 @@ def _read_merged(
     """The page's records in merge order (newest first when backward) and the partitions that failed.
 
     Reads a share of each partition, merges, and reads more only of a partition the merge ran out of:
-    as many more as the page still lacks, so that partition cannot run out again before the page is full.
+    as many more offsets as the page still lacks, and at least twice its last read (a compacted partition
+    holds fewer records than offsets), so that partition seldom runs out again before the page is full.
+    After KAFKA_REQUEST_TIMEOUT the page is what was merged so far (shorter, still in order: the next
+    page goes on from where it ends).
     """
+    deadline = time.monotonic() + settings.KAFKA_REQUEST_TIMEOUT
     step = dict.fromkeys(cursor, _first_step(len(cursor)))
     edge = dict(cursor)  # where the next read of each partition starts (forward) or ends (backward)
     runs: dict[int, list[kafka.Record]] = {p: [] for p in cursor}
@@ -203,9 +208,9 @@ def _read_merged(
             edge[p] = windows[p][0] if backward else windows[p][1]
         more = {p: (edge[p] > known.begin[p]) if backward else (edge[p] < known.end[p]) for p in runs}
         taken, starved = _merge(runs, more, newest_first=backward)
-        if starved is None:
+        if starved is None or time.monotonic() > deadline:
             return taken, failures
-        wanted, step[starved] = {starved}, PAGE_SIZE - len(taken)
+        wanted, step[starved] = {starved}, max(PAGE_SIZE - len(taken), 2 * step[starved])
 
 
 def page_forward(client: kafka.Consumer, topic: str, cursor: dict[int, int], known: Bounds) -> Page:

@@ -84,18 +84,22 @@ class _Idle:
 
 
 class _BrowsePool:
-    """Idle browsing consumers, handed out one request at a time (thread-safe), never across a fork()."""
+    """Idle browsing consumers, handed out one request at a time (thread-safe), never across a fork().
+
+    librdkafka's threads do not survive fork(), and a child that frees an inherited client joins
+    threads that are not there (it can hang). So the idle ones are closed before any fork, with the
+    lock held across it: a child starts with an empty pool and a free lock. (Gunicorn and Celery fork
+    their workers from a process that never browses; this covers one that does.)
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._idle: list[_Idle] = []
-        self._pid = os.getpid()
 
     def take(self, cluster: ClusterSettings) -> Consumer | None:
         stale: list[Consumer] = []
         found = None
         with self._lock:
-            self._forget_after_fork()
             now = time.monotonic()
             for idle in list(self._idle):
                 if now - idle.since > POOL_IDLE_SECONDS:
@@ -110,7 +114,6 @@ class _BrowsePool:
 
     def give(self, cluster: ClusterSettings, client: Consumer) -> None:
         with self._lock:
-            self._forget_after_fork()
             if len(self._idle) < POOL_SIZE:
                 self._idle.append(_Idle(cluster, client, time.monotonic()))
                 return
@@ -122,14 +125,23 @@ class _BrowsePool:
         for entry in idle:
             entry.client.close()
 
-    def _forget_after_fork(self) -> None:
-        # librdkafka's threads do not survive fork(): a child (a Celery or gunicorn worker) drops the
-        # parent's clients without touching them.
-        if self._pid != os.getpid():
-            self._idle, self._pid = [], os.getpid()
+    def before_fork(self) -> None:
+        self._lock.acquire()
+        idle, self._idle = self._idle, []
+        for entry in idle:
+            entry.client.close()
+
+    def after_fork_in_parent(self) -> None:
+        self._lock.release()
+
+    def after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()
 
 
 _POOL = _BrowsePool()
+os.register_at_fork(
+    before=_POOL.before_fork, after_in_parent=_POOL.after_fork_in_parent, after_in_child=_POOL.after_fork_in_child
+)
 
 
 @contextmanager

@@ -52,3 +52,14 @@ def test_the_billing_events_fields_come_right_after_the_review(admin_client):
     page = admin_client.get(reverse(RECORD_PAGE, args=[row.pk])).content.decode()
 
     assert fieldset_names(page)[:3] == ["Review", "Event", "Failure"]
+
+
+def test_a_save_that_changed_nothing_after_the_record_was_republished_meanwhile_is_not_called_saved(admin_client):
+    row = store(4, b"acc_1", samples.billing_event(), samples.billing_headers())
+    url = reverse(RECORD_PAGE, args=[row.pk])
+    Review.objects.filter(pk=row.pk).update(status=Status.REPUBLISHED)
+
+    response = admin_client.post(url, {"status": Status.IN_REVIEW, "assignee": "", "notes": ""})
+
+    assert response.status_code == 200
+    assert "was republished since you opened it: nothing was saved" in response.content.decode()

@@ -116,3 +116,18 @@ def test_the_list_shows_a_long_outcome_cut_with_the_whole_on_hover_and_on_the_en
 
     assert f'<span class="rp-clamp" title="{outcome.strip()}">' in html
     assert outcome.strip() in entry_page(client, entry)
+
+
+def test_an_approval_that_names_only_the_first_ids_counts_and_links_all_of_its_jobs(operator):
+    rows = records(6)
+    ids = [row.pk for row in rows]
+    job = ReplayJob.objects.create(record_ids=ids, total=len(ids), state="queued")
+    # As jobs.approve writes it for a big job: the first ids only (1,000 there; 2 here).
+    entry = AuditEntry.objects.create(user=operator, action="approve", job=job, record_ids=ids[:2], outcome="ok")
+    client = signed_in(operator)
+
+    html = entry_page(client, entry)
+
+    assert f"6 records of job {job.pk}" in html
+    (everything,) = re.findall(r'<a href="([^"]+)" id="entry-records-link">All 6 in the dead-letter list</a>', html)
+    assert listed(client, everything.replace("&amp;", "&")) == sorted(ids)

@@ -149,3 +149,17 @@ def test_reject_on_the_job_page_asks_why_then_rejects_and_returns_to_the_page(op
     assert job.state == ReplayJob.State.REJECTED
     entry = AuditEntry.objects.get(action=AuditEntry.Action.REJECT)
     assert (entry.user, entry.details) == (second_operator, {"reason": REASON})
+
+
+def test_a_second_run_the_rest_is_refused_while_the_first_rest_is_still_to_run(operator, task_queue):
+    job = jobs.create_job(store(5), user=operator)
+    ReplayJob.objects.filter(pk=job.pk).update(state=ReplayJob.State.RUNNING, done=2)
+    assert jobs.request_stop(job, user=operator)
+    job.refresh_from_db()
+    first = jobs.rest_of(job, user=operator)
+
+    with pytest.raises(jobs.RepublishRefused, match=f"already job {first.pk}"):
+        jobs.rest_of(job, user=operator)
+
+    ReplayJob.objects.filter(pk=first.pk).update(state=ReplayJob.State.FINISHED)
+    assert jobs.rest_of(job, user=operator).pk != first.pk  # once that one ran, what is left may be run again

@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
 
@@ -84,6 +84,16 @@ def test_the_overview_offers_sync_now_only_to_who_may_sync(client, queued):
     assert 'id="overview"' in page and 'id="sync-now"' not in page
     assert client.post(SYNC_NOW).status_code == 403
     assert queued == []
+
+
+def test_a_mirror_list_offers_sync_now_only_to_who_may_sync(client, queued):
+    offsets_only = User.objects.create_user("offsets-only", password="x", is_staff=True)
+    offsets_only.user_permissions.add(Permission.objects.get(codename="view_groupoffset"))
+    client.force_login(offsets_only)
+
+    page = client.get(reverse("admin:topics_groupoffset_changelist"))
+
+    assert page.status_code == 200 and 'id="sync-now"' not in page.content.decode()
 
 
 def test_a_message_time_is_the_portals_time_with_kafkas_milliseconds(settings):
