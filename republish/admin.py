@@ -100,12 +100,11 @@ def job_progress(job: ReplayJob) -> dict[str, Any]:
     }
 
 
-def has_rest(job: ReplayJob) -> bool:
+def has_rest(job: ReplayJob, rest: ReplayJob | None) -> bool:
     """Stopped (or running with its worker lost) with records unsent or failed: Run the rest offered,
-    unless a rest of it is still to run (a second would be made of the same records)."""
+    unless its rest (`rest`, jobs.rest_job) is still to run (a second would be made of the same records)."""
     if not job.seems_abandoned() and not (job.state == ReplayJob.State.STOPPED and job.done + job.skipped < job.total):
         return False
-    rest = jobs.rest_job(job)
     return rest is None or rest.state not in jobs.PENDING
 
 
@@ -322,14 +321,16 @@ class ReplayJobAdmin(ReadOnlyAdmin):
         job = ReplayJob.objects.filter(pk=int(object_id)).first() if object_id.isdigit() else None
         if job is not None and int(object_id) < 2**63:
             replays = Replay.objects.filter(job=job).order_by("id")[:JOB_REPLAYS_SHOWN]
+            # Looked up once (a scan of the audit's outcomes): for the link and for whether to offer a rest.
+            rest = jobs.rest_job(job) if job.state in (ReplayJob.State.STOPPED, ReplayJob.State.RUNNING) else None
             extra_context = {
                 "replay_count": Replay.objects.filter(job=job).count(),
                 "still_to_republish_url": links.job_records_url(job.pk),
                 **(extra_context or {}),
                 "live": job_progress(job),
                 "can_stop": self.has_bulk_republish_permission(request),
-                "offer_rest": self.has_bulk_republish_permission(request) and has_rest(job),
-                "rest_job": jobs.rest_job(job) if job.state == ReplayJob.State.STOPPED else None,
+                "offer_rest": self.has_bulk_republish_permission(request) and has_rest(job, rest),
+                "rest_job": rest if job.state == ReplayJob.State.STOPPED else None,
                 # Nobody approves their own request; anyone who may approve may reject (cancel) it.
                 "can_approve": self.has_approve_permission(request) and job.requested_by_id != request.user.pk,
                 "can_reject": self.has_approve_permission(request),
